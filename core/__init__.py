@@ -1,0 +1,1 @@
+"""PeRFICS Studio engine: models, generation, refinement, judging, scoring and storage."""

@@ -1,0 +1,256 @@
+"""The Backend protocol and its llama-cpp-python implementation.
+
+Every call returns a Generation record with the text and the measurements that cost
+analysis needs: tokens evaluated versus reused from the KV cache, time to first token,
+decode speed and peak memory.
+"""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Protocol
+
+from core.errors import GenerationFailed, InvalidRequest, PromptTooLong, UnusableModel
+from core.models import read_metadata
+from core.records import Generation, ModelInfo, SamplerSettings
+
+OnToken = Callable[[str], None] | None
+
+# Models without a chat template (base models such as Gemma 3 270M) get this plain transcript.
+# Documented in docs/prompt-formats.md; the stop string keeps the model from writing the
+# user's next turn itself.
+FALLBACK_ROLE_LABELS = {"system": "System", "user": "User", "assistant": "Assistant"}
+FALLBACK_STOP = ("\nUser:", "\nSystem:")
+
+
+class Backend(Protocol):
+    info: ModelInfo
+
+    def chat(
+        self, messages: list[dict[str, str]], settings: SamplerSettings, on_token: OnToken = None
+    ) -> Generation: ...
+
+    def complete(
+        self, prompt: str, settings: SamplerSettings, on_token: OnToken = None
+    ) -> Generation: ...
+
+
+def check_prompt(prompt: str) -> None:
+    if not prompt or not prompt.strip():
+        raise InvalidRequest("The prompt is empty; type a question or instruction first.")
+
+
+def check_messages(messages: list[dict[str, str]]) -> None:
+    if not messages:
+        raise InvalidRequest("The conversation is empty.")
+    for m in messages:
+        if m.get("role") not in FALLBACK_ROLE_LABELS:
+            raise InvalidRequest(f"Unknown chat role {m.get('role')!r}")
+    if not messages[-1].get("content", "").strip():
+        raise InvalidRequest("The prompt is empty; type a question or instruction first.")
+
+
+def fallback_chat_prompt(messages: list[dict[str, str]]) -> str:
+    check_messages(messages)
+    turns = [f"{FALLBACK_ROLE_LABELS[m['role']]}: {m['content'].strip()}" for m in messages]
+    return "\n\n".join(turns) + "\n\nAssistant:"
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux: the process's high-water mark, model weights included.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@lru_cache(maxsize=32)
+def _compile_grammar(text: str):
+    from llama_cpp import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_string(text, verbose=False)
+    except (ValueError, RuntimeError) as exc:
+        raise InvalidRequest(f"The grammar does not parse: {exc}") from exc
+
+
+def llama_cpp_version() -> str:
+    import llama_cpp
+
+    return f"llama-cpp-python {llama_cpp.__version__}"
+
+
+class LlamaBackend:
+    """One loaded GGUF model. Calls are serialised by a lock: a Llama is not thread-safe."""
+
+    def __init__(self, info: ModelInfo, n_ctx: int = 4096, threads: int = 2, seed: int = 42):
+        if not info.usable:
+            raise UnusableModel(str(info.path), info.reason or "unknown reason")
+        from llama_cpp import Llama
+
+        self.info = info
+        self.lock = threading.Lock()
+        self.version = llama_cpp_version()
+        context = min(n_ctx, info.context_length or n_ctx)
+        try:
+            self.llm = Llama(
+                model_path=str(info.path),
+                n_ctx=context,
+                n_threads=threads,
+                n_threads_batch=threads,
+                seed=seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            # Re-read through the metadata path to get llama.cpp's specific reason.
+            try:
+                read_metadata(info.path)
+                reason = str(exc)
+            except ValueError as meta_exc:
+                reason = str(meta_exc)
+            raise UnusableModel(str(info.path), reason) from exc
+        self.n_ctx = self.llm.n_ctx()
+        self._formatter = self._chat_formatter()
+        self._instrument()
+
+    def _chat_formatter(self):
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        def token_text(token_id: int) -> str:
+            return self.llm._model.token_get_text(token_id) if token_id != -1 else ""
+
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=token_text(self.llm.token_eos()),
+            bos_token=token_text(self.llm.token_bos()),
+        )
+
+    def _instrument(self) -> None:
+        """Observe eval/sample calls: how much of each prompt was evaluated, and when tokens came."""
+        self._evaluated: list[int] = []
+        self._sampled: list[tuple[float, int]] = []
+        original_eval, original_sample = self.llm.eval, self.llm.sample
+
+        def eval_counting(tokens):
+            self._evaluated.append(len(tokens))
+            return original_eval(tokens)
+
+        def sample_timed(*args, **kwargs):
+            token = original_sample(*args, **kwargs)
+            self._sampled.append((time.perf_counter(), token))
+            return token
+
+        self.llm.eval = eval_counting
+        self.llm.sample = sample_timed
+
+    @property
+    def prompt_format(self) -> str:
+        return "chat_template" if self._formatter else "fallback"
+
+    def close(self) -> None:
+        with self.lock:
+            self.llm.close()
+
+    def tokenize(self, text: str, special: bool = False) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=special)
+
+    def chat(
+        self, messages: list[dict[str, str]], settings: SamplerSettings, on_token: OnToken = None
+    ) -> Generation:
+        check_messages(messages)
+        if self._formatter is None:
+            text = fallback_chat_prompt(messages)
+            tokens = self.tokenize(text)
+            stop = tuple(settings.stop) + FALLBACK_STOP
+        else:
+            formatted = self._formatter(messages=messages)
+            tokens = self.llm.tokenize(
+                formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
+            )
+            stop = tuple(settings.stop) + tuple(formatted.stop or ())
+        return self._generate(tokens, messages, settings, stop, on_token, self.prompt_format)
+
+    def complete(
+        self, prompt: str, settings: SamplerSettings, on_token: OnToken = None
+    ) -> Generation:
+        check_prompt(prompt)
+        return self._generate(
+            self.tokenize(prompt), prompt, settings, tuple(settings.stop), on_token, "completion"
+        )
+
+    def _generate(self, tokens, recorded_prompt, settings, stop, on_token, prompt_format):
+        if len(tokens) >= self.n_ctx:
+            raise PromptTooLong(len(tokens), self.n_ctx)
+        grammar = _compile_grammar(settings.grammar) if settings.grammar else None
+        max_tokens = min(settings.max_tokens, self.n_ctx - len(tokens))
+        parts: list[str] = []
+        finish = "length"
+        with self.lock:
+            self._evaluated.clear()
+            self._sampled.clear()
+            start = time.perf_counter()
+            first_text_at = None
+            try:
+                stream = self.llm.create_completion(
+                    tokens,
+                    max_tokens=max_tokens,
+                    temperature=settings.temperature,
+                    top_p=settings.top_p,
+                    seed=settings.seed,
+                    stop=list(dict.fromkeys(stop)),
+                    grammar=grammar,
+                    stream=True,
+                )
+                for chunk in stream:
+                    choice = chunk["choices"][0]
+                    if choice["text"]:
+                        if first_text_at is None:
+                            first_text_at = time.perf_counter()
+                        parts.append(choice["text"])
+                        if on_token:
+                            on_token(choice["text"])
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
+            except (RuntimeError, ValueError) as exc:
+                raise GenerationFailed(f"{self.info.name} failed while generating: {exc}") from exc
+            end = time.perf_counter()
+            evaluated = self._evaluated[0] if self._evaluated else 0
+            sampled = list(self._sampled)
+        return self._record(
+            "".join(parts), finish, recorded_prompt, tokens, evaluated, sampled,
+            start, first_text_at, end, settings, prompt_format,
+        )
+
+    def _record(self, text, finish, prompt, tokens, evaluated, sampled, start, first_text_at,
+                end, settings, prompt_format) -> Generation:
+        import llama_cpp
+
+        vocab = self.llm._model.vocab
+        produced = [tok for _, tok in sampled if not llama_cpp.llama_vocab_is_eog(vocab, tok)]
+        first_token_at = sampled[0][0] if sampled else end
+        # Decode speed: tokens after the first over the time between first and last sample,
+        # so prompt evaluation does not dilute it.
+        tps = None
+        if len(sampled) >= 2 and sampled[-1][0] > sampled[0][0]:
+            tps = (len(sampled) - 1) / (sampled[-1][0] - sampled[0][0])
+        return Generation(
+            text=text,
+            finish_reason=finish,
+            prompt=prompt,
+            prompt_tokens=len(tokens),
+            prompt_tokens_evaluated=evaluated,
+            completion_tokens=len(produced),
+            ttft_s=(first_text_at or first_token_at) - start,
+            total_s=end - start,
+            gen_tokens_per_s=tps,
+            peak_rss_mb=peak_rss_mb(),
+            settings=settings,
+            model_name=self.info.name,
+            model_sha256=self.info.sha256 or "",
+            llama_cpp_version=self.version,
+            prompt_format=prompt_format,
+        )

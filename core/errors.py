@@ -1,0 +1,53 @@
+"""Domain errors. Pages show them with st.error; the CLI prints them and exits non-zero."""
+
+
+class PerficsError(Exception):
+    """Base class: every error a user can cause or fix."""
+
+
+class ModelNotFound(PerficsError):
+    def __init__(self, name: str, available: list[str]):
+        self.name = name
+        self.available = available
+        listing = ", ".join(available) if available else "none (put .gguf files in the models folder)"
+        super().__init__(f"No usable model matches {name!r}. Available models: {listing}")
+
+
+class AmbiguousModel(PerficsError):
+    def __init__(self, name: str, matches: list[str]):
+        self.name = name
+        self.matches = matches
+        super().__init__(f"{name!r} matches several models: {', '.join(matches)}. Be more specific.")
+
+
+class UnusableModel(PerficsError):
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"Model file {path} is unusable: {reason}")
+
+
+class InvalidRequest(PerficsError):
+    """A generation request that can never succeed as given (empty prompt, bad settings)."""
+
+
+class PromptTooLong(InvalidRequest):
+    def __init__(self, prompt_tokens: int, context_length: int):
+        self.prompt_tokens = prompt_tokens
+        self.context_length = context_length
+        super().__init__(
+            f"The prompt is {prompt_tokens} tokens but the model's context holds {context_length}; "
+            "shorten the prompt or load the model with a larger context (PERFICS_N_CTX)."
+        )
+
+
+class GenerationFailed(PerficsError):
+    """The backend failed while generating."""
+
+
+class StoreError(PerficsError):
+    """The results database cannot be opened, written or read."""
+
+
+class StoreLocked(StoreError):
+    """Another process holds the database's write lock for longer than we are willing to wait."""
