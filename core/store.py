@@ -109,7 +109,7 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, "
         "applied_at TIMESTAMP)"
     )
-    current = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+    current = _scalar(con, "SELECT coalesce(max(version), 0) FROM schema_version")
     for version, migration in enumerate(MIGRATIONS, start=1):
         if version <= current:
             continue
@@ -124,6 +124,11 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         except Exception:
             con.execute("ROLLBACK")
             raise
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    # fetchall() completes the result; DuckDB 2 keeps a connection busy after fetchone().
+    return con.execute(sql, params or []).fetchall()[0][0]
 
 
 def _now() -> datetime:
@@ -178,7 +183,7 @@ class Store:
 
     @staticmethod
     def schema_version(con: duckdb.DuckDBPyConnection) -> int:
-        return con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        return _scalar(con, "SELECT max(version) FROM schema_version")
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -259,7 +264,9 @@ class Store:
             raise StoreError(f"Cannot create {out.parent}: {exc}") from exc
         with self.connect() as con:
             relation = con.table(table)
-            rows = relation.count("*").fetchone()[0]
+            # The table name is checked against EXPORTABLE_TABLES above; identifiers cannot be
+            # bound as parameters.
+            rows = _scalar(con, f"SELECT count(*) FROM {table}")
             if fmt == "parquet":
                 relation.write_parquet(str(out))
             else:

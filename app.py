@@ -1,0 +1,26 @@
+"""PeRFICS Studio dashboard entry point: navigation and the shared sidebar."""
+
+import streamlit as st
+
+from core import session
+from pages import resources
+
+st.set_page_config(page_title="PeRFICS Studio", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("pages/models.py", title="Models", icon=":material/memory:", default=True),
+    ]
+)
+
+with st.sidebar:
+    cfg = session.settings()
+    st.caption("PeRFICS Studio · offline")
+    st.caption(f"Models folder: `{cfg.models_dir}`")
+    st.caption(f"Results DB: `{cfg.db}`")
+    if cfg.backend == "fake":
+        st.caption("Backend: fake (test mode)")
+    if st.button("Rescan models", help="Pick up .gguf files added to the models folder"):
+        resources.model_list.clear()
+
+navigation.run()

@@ -1,0 +1,129 @@
+"""`perfics`: the dashboard's features, headless. Same core functions, JSON on request."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from core import session
+from core.errors import ModelNotFound, PerficsError
+from core.models import as_row
+from core.records import SamplerSettings
+
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    models = session.list_models()
+    if args.json:
+        _print_json([as_row(m) for m in models])
+        return 0
+    if not models:
+        print(f"No .gguf files in {session.settings().models_dir}.")
+        return 0
+    for m in models:
+        if m.usable:
+            chat = "chat" if m.has_chat_template else "no chat template"
+            print(
+                f"{m.name:40} {m.architecture or '?':10} {m.size_label or '?':6} "
+                f"{m.quantization or '?':8} ctx {m.context_length or '?':>6}  {chat:17} "
+                f"{m.file_size / 1e6:7.1f} MB  {(m.sha256 or '')[:12]}"
+            )
+        else:
+            print(f"{m.name:40} UNUSABLE: {m.reason}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    settings = SamplerSettings(
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        stop=tuple(args.stop or ()),
+        grammar=args.grammar,
+    )
+    store = session.store()
+    store.init()  # fail on an unwritable or locked database before spending time generating
+    backend = session.load_backend(args.model)
+    stream = None if args.json else (lambda piece: print(piece, end="", flush=True))
+    if args.raw:
+        gen = backend.complete(args.prompt, settings, stream)
+    else:
+        gen = backend.chat([{"role": "user", "content": args.prompt}], settings, stream)
+    store.upsert_model(backend.info)
+    gen_id = store.save_generation(gen)
+    if args.json:
+        _print_json({"id": gen_id, **asdict(gen)})
+    else:
+        print()
+        print(
+            f"[{gen.completion_tokens} tokens, {gen.gen_tokens_per_s or 0:.1f} tok/s, "
+            f"ttft {gen.ttft_s:.2f} s, total {gen.total_s:.2f} s, "
+            f"prompt {gen.prompt_tokens_evaluated}/{gen.prompt_tokens} evaluated, "
+            f"peak RSS {gen.peak_rss_mb:.0f} MB, finish {gen.finish_reason}]",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    rows = session.store().export(args.table, args.out, args.format)
+    print(f"wrote {rows} rows of {args.table} to {args.out}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="perfics", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("models", help="list GGUF models and their metadata")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("generate", help="generate one answer and store it")
+    p.add_argument("--model", required=True, help="file stem or a unique prefix of it")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--top-p", type=float, default=0.95)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--stop", action="append", help="stop string; repeat for several")
+    p.add_argument("--grammar", help="GBNF grammar the output must follow")
+    p.add_argument("--raw", action="store_true", help="plain completion, no chat formatting")
+    p.add_argument("--json", action="store_true", help="print one JSON record")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("export", help="export a table to parquet or csv")
+    p.add_argument("table", choices=["models", "runs", "generations"])
+    p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ModelNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except PerficsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Models: what is in the models folder, and a box to try one."""
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import PerficsError
+from core.models import as_row, default_model
+from core.records import SamplerSettings
+from pages import resources
+
+st.title("Models")
+
+models = resources.model_list()
+if not models:
+    st.warning(
+        "No .gguf files found. Run `make run` to place the default models, or copy GGUF files "
+        "into the models folder (or set PERFICS_MODELS_DIR) and press *Rescan models*."
+    )
+    st.stop()
+
+columns = [
+    "name", "usable", "reason", "display_name", "architecture", "size_label", "quantization",
+    "context_length", "has_chat_template", "file_size_mb", "sha256",
+]
+table = pd.DataFrame([as_row(m) for m in models])[columns]
+st.dataframe(table, hide_index=True, width="stretch")
+unusable = [m for m in models if not m.usable]
+if unusable:
+    st.warning(f"{len(unusable)} file(s) cannot be used; the *reason* column says why.")
+
+usable = [m for m in models if m.usable]
+if not usable:
+    st.stop()
+
+st.subheader("Try it")
+default = default_model(usable)
+with st.form("models_try"):
+    names = [m.name for m in usable]
+    name = st.selectbox("Model", names, index=names.index(default.name), key="models_model")
+    prompt = st.text_area("Prompt", "Explain in two sentences why the sky is blue.",
+                          key="models_prompt")
+    c1, c2, c3 = st.columns(3)
+    max_tokens = c1.number_input("Max tokens", 1, 4096, 200, key="models_max_tokens")
+    temperature = c2.slider("Temperature", 0.0, 2.0, 0.7, 0.05, key="models_temperature")
+    seed = c3.number_input("Seed", 0, 2**31 - 1, 42, key="models_seed")
+    submitted = st.form_submit_button("Generate", type="primary")
+
+if submitted:
+    info = next(m for m in usable if m.name == name)
+    if not info.has_chat_template:
+        st.info(f"{name} has no chat template; it gets the plain User/Assistant transcript.")
+    out = st.empty()
+    streamed: list[str] = []
+    last_draw = 0.0
+
+    def show(piece: str) -> None:
+        global last_draw
+        streamed.append(piece)
+        if time.monotonic() - last_draw > 0.05:
+            out.markdown("".join(streamed))
+            last_draw = time.monotonic()
+
+    try:
+        settings = SamplerSettings(temperature=temperature, max_tokens=int(max_tokens),
+                                   seed=int(seed))
+        store = resources.current_store()
+        gen = resources.backend(info.name, info.sha256).chat(
+            [{"role": "user", "content": prompt}], settings, show
+        )
+        store.upsert_model(info)
+        store.save_generation(gen)
+        st.session_state["models_last"] = gen
+    except PerficsError as exc:
+        st.error(str(exc))
+    out.empty()
+
+gen = st.session_state.get("models_last")
+if gen is not None:
+    st.markdown(gen.text or "_(empty answer)_")
+    m = st.columns(6)
+    m[0].metric("Completion tokens", gen.completion_tokens)
+    m[1].metric("Tokens/s", f"{gen.gen_tokens_per_s:.1f}" if gen.gen_tokens_per_s else "–")
+    m[2].metric("Time to first token", f"{gen.ttft_s:.2f} s")
+    m[3].metric("Total", f"{gen.total_s:.2f} s")
+    m[4].metric("Prompt evaluated", f"{gen.prompt_tokens_evaluated}/{gen.prompt_tokens}")
+    m[5].metric("Peak RSS", f"{gen.peak_rss_mb:.0f} MB")
+    st.caption(f"{gen.model_name} · finish: {gen.finish_reason} · seed {gen.settings.seed} · "
+               f"{gen.llama_cpp_version} · format: {gen.prompt_format}")
