@@ -11,7 +11,6 @@ import resource
 import threading
 import time
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Protocol
 
 from core.errors import GenerationFailed, InvalidRequest, PromptTooLong, UnusableModel
@@ -65,16 +64,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-@lru_cache(maxsize=32)
-def _compile_grammar(text: str):
-    from llama_cpp import LlamaGrammar
-
-    try:
-        return LlamaGrammar.from_string(text, verbose=False)
-    except (ValueError, RuntimeError) as exc:
-        raise InvalidRequest(f"The grammar does not parse: {exc}") from exc
-
-
 def llama_cpp_version() -> str:
     import llama_cpp
 
@@ -112,6 +101,7 @@ class LlamaBackend:
             raise UnusableModel(str(info.path), reason) from exc
         self.n_ctx = self.llm.n_ctx()
         self._formatter = self._chat_formatter()
+        self._grammars: dict[str, object] = {}
         self._instrument()
 
     def _chat_formatter(self):
@@ -155,6 +145,24 @@ class LlamaBackend:
         with self.lock:
             self.llm.close()
 
+    def _grammar(self, text: str):
+        """A checked LlamaGrammar. llama-cpp-python defers parsing to sampling time, where a
+        bad grammar becomes a NULL sampler and crashes the process, so we parse it here first."""
+        if text not in self._grammars:
+            import llama_cpp
+            from llama_cpp import LlamaGrammar
+
+            grammar = LlamaGrammar.from_string(text, verbose=False)
+            with self.lock:
+                probe = llama_cpp.llama_sampler_init_grammar(
+                    self.llm._model.vocab, text.encode("utf-8"), grammar._root.encode("utf-8")
+                )
+            if not probe:
+                raise InvalidRequest("The grammar does not parse (GBNF with a `root` rule).")
+            llama_cpp.llama_sampler_free(probe)
+            self._grammars[text] = grammar
+        return self._grammars[text]
+
     def tokenize(self, text: str, special: bool = False) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=special)
 
@@ -185,7 +193,7 @@ class LlamaBackend:
     def _generate(self, tokens, recorded_prompt, settings, stop, on_token, prompt_format):
         if len(tokens) >= self.n_ctx:
             raise PromptTooLong(len(tokens), self.n_ctx)
-        grammar = _compile_grammar(settings.grammar) if settings.grammar else None
+        grammar = self._grammar(settings.grammar) if settings.grammar else None
         max_tokens = min(settings.max_tokens, self.n_ctx - len(tokens))
         parts: list[str] = []
         finish = "length"
