@@ -120,7 +120,7 @@ class LlamaBackend:
         )
 
     def _instrument(self) -> None:
-        """Observe eval/sample calls: how much of each prompt was evaluated, and when tokens came."""
+        """Observe eval/sample calls: how much of each prompt was evaluated, when tokens came."""
         self._evaluated: list[int] = []
         self._sampled: list[tuple[float, int]] = []
         original_eval, original_sample = self.llm.eval, self.llm.sample
@@ -229,12 +229,33 @@ class LlamaBackend:
             evaluated = self._evaluated[0] if self._evaluated else 0
             sampled = list(self._sampled)
         return self._record(
-            "".join(parts), finish, recorded_prompt, tokens, evaluated, sampled,
-            start, first_text_at, end, settings, prompt_format,
+            "".join(parts),
+            finish,
+            recorded_prompt,
+            tokens,
+            evaluated,
+            sampled,
+            start,
+            first_text_at,
+            end,
+            settings,
+            prompt_format,
         )
 
-    def _record(self, text, finish, prompt, tokens, evaluated, sampled, start, first_text_at,
-                end, settings, prompt_format) -> Generation:
+    def _record(
+        self,
+        text,
+        finish,
+        prompt,
+        tokens,
+        evaluated,
+        sampled,
+        start,
+        first_text_at,
+        end,
+        settings,
+        prompt_format,
+    ) -> Generation:
         import llama_cpp
 
         vocab = self.llm._model.vocab

@@ -9,7 +9,9 @@ class ModelNotFound(PerficsError):
     def __init__(self, name: str, available: list[str]):
         self.name = name
         self.available = available
-        listing = ", ".join(available) if available else "none (put .gguf files in the models folder)"
+        listing = (
+            ", ".join(available) if available else "none (put .gguf files in the models folder)"
+        )
         super().__init__(f"No usable model matches {name!r}. Available models: {listing}")
 
 
@@ -17,7 +19,9 @@ class AmbiguousModel(PerficsError):
     def __init__(self, name: str, matches: list[str]):
         self.name = name
         self.matches = matches
-        super().__init__(f"{name!r} matches several models: {', '.join(matches)}. Be more specific.")
+        super().__init__(
+            f"{name!r} matches several models: {', '.join(matches)}. Be more specific."
+        )
 
 
 class UnusableModel(PerficsError):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from core.errors import InvalidRequest
 
+
 @dataclass(frozen=True)
 class SamplerSettings:
     temperature: float = 0.7

@@ -160,7 +160,9 @@ class Store:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"Cannot create the database folder {self.path.parent}: {exc}") from exc
+            raise StoreError(
+                f"Cannot create the database folder {self.path.parent}: {exc}"
+            ) from exc
         deadline = time.monotonic() + self.lock_timeout_s
         while True:
             try:
@@ -197,9 +199,16 @@ class Store:
                 ON CONFLICT (sha256) DO UPDATE SET name = excluded.name, path = excluded.path
                 """,
                 [
-                    info.sha256, info.name, str(info.path), info.architecture, info.size_label,
-                    info.quantization, info.context_length, info.has_chat_template,
-                    info.file_size, _now(),
+                    info.sha256,
+                    info.name,
+                    str(info.path),
+                    info.architecture,
+                    info.size_label,
+                    info.quantization,
+                    info.context_length,
+                    info.has_chat_template,
+                    info.file_size,
+                    _now(),
                 ],
             )
 
@@ -229,11 +238,30 @@ class Store:
                 "INSERT INTO generations VALUES "
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    gen_id, run_id, step, kind, gen.model_sha256, gen.model_name,
-                    json.dumps(gen.prompt), gen.text, gen.finish_reason, gen.prompt_tokens,
-                    gen.prompt_tokens_evaluated, gen.completion_tokens, gen.ttft_s, gen.total_s,
-                    gen.gen_tokens_per_s, gen.peak_rss_mb, s.temperature, s.top_p, s.max_tokens,
-                    s.seed, json.dumps(list(s.stop)), s.grammar, gen.llama_cpp_version, _now(),
+                    gen_id,
+                    run_id,
+                    step,
+                    kind,
+                    gen.model_sha256,
+                    gen.model_name,
+                    json.dumps(gen.prompt),
+                    gen.text,
+                    gen.finish_reason,
+                    gen.prompt_tokens,
+                    gen.prompt_tokens_evaluated,
+                    gen.completion_tokens,
+                    gen.ttft_s,
+                    gen.total_s,
+                    gen.gen_tokens_per_s,
+                    gen.peak_rss_mb,
+                    s.temperature,
+                    s.top_p,
+                    s.max_tokens,
+                    s.seed,
+                    json.dumps(list(s.stop)),
+                    s.grammar,
+                    gen.llama_cpp_version,
+                    _now(),
                 ],
             )
         return gen_id
@@ -254,7 +282,9 @@ class Store:
     def export(self, table: str, out: str | Path, fmt: str) -> int:
         """Write a whole table to parquet or csv; returns the number of rows written."""
         if table not in EXPORTABLE_TABLES:
-            raise StoreError(f"Unknown table {table!r}; choose one of {', '.join(EXPORTABLE_TABLES)}")
+            raise StoreError(
+                f"Unknown table {table!r}; choose one of {', '.join(EXPORTABLE_TABLES)}"
+            )
         if fmt not in ("parquet", "csv"):
             raise StoreError(f"Unknown format {fmt!r}; choose parquet or csv")
         out = Path(out)

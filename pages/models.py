@@ -21,8 +21,17 @@ if not models:
     st.stop()
 
 columns = [
-    "name", "usable", "reason", "display_name", "architecture", "size_label", "quantization",
-    "context_length", "has_chat_template", "file_size_mb", "sha256",
+    "name",
+    "usable",
+    "reason",
+    "display_name",
+    "architecture",
+    "size_label",
+    "quantization",
+    "context_length",
+    "has_chat_template",
+    "file_size_mb",
+    "sha256",
 ]
 table = pd.DataFrame([as_row(m) for m in models])[columns]
 st.dataframe(table, hide_index=True, width="stretch")
@@ -39,8 +48,9 @@ default = default_model(usable)
 with st.form("models_try"):
     names = [m.name for m in usable]
     name = st.selectbox("Model", names, index=names.index(default.name), key="models_model")
-    prompt = st.text_area("Prompt", "Explain in two sentences why the sky is blue.",
-                          key="models_prompt")
+    prompt = st.text_area(
+        "Prompt", "Explain in two sentences why the sky is blue.", key="models_prompt"
+    )
     c1, c2, c3 = st.columns(3)
     max_tokens = c1.number_input("Max tokens", 1, 4096, 200, key="models_max_tokens")
     temperature = c2.slider("Temperature", 0.0, 2.0, 0.7, 0.05, key="models_temperature")
@@ -63,8 +73,9 @@ if submitted:
             last_draw = time.monotonic()
 
     try:
-        settings = SamplerSettings(temperature=temperature, max_tokens=int(max_tokens),
-                                   seed=int(seed))
+        settings = SamplerSettings(
+            temperature=temperature, max_tokens=int(max_tokens), seed=int(seed)
+        )
         store = resources.current_store()
         gen = resources.backend(info.name, info.sha256).chat(
             [{"role": "user", "content": prompt}], settings, show
@@ -86,5 +97,7 @@ if gen is not None:
     m[3].metric("Total", f"{gen.total_s:.2f} s")
     m[4].metric("Prompt evaluated", f"{gen.prompt_tokens_evaluated}/{gen.prompt_tokens}")
     m[5].metric("Peak RSS", f"{gen.peak_rss_mb:.0f} MB")
-    st.caption(f"{gen.model_name} · finish: {gen.finish_reason} · seed {gen.settings.seed} · "
-               f"{gen.llama_cpp_version} · format: {gen.prompt_format}")
+    st.caption(
+        f"{gen.model_name} · finish: {gen.finish_reason} · seed {gen.settings.seed} · "
+        f"{gen.llama_cpp_version} · format: {gen.prompt_format}"
+    )

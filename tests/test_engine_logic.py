@@ -66,7 +66,11 @@ def test_fake_backend_reports_prefix_reuse_like_a_kv_cache():
     first = fake.complete("w1 w2 w3 w4", SamplerSettings())
     second = fake.complete("w1 w2 w3 w4 w5 w6", SamplerSettings())
     assert (first.prompt_tokens, first.prompt_tokens_evaluated) == (4, 4)
-    assert (second.prompt_tokens, second.prompt_tokens_evaluated, second.prompt_tokens_reused) == (6, 2, 4)
+    assert (second.prompt_tokens, second.prompt_tokens_evaluated, second.prompt_tokens_reused) == (
+        6,
+        2,
+        4,
+    )
 
 
 def test_fake_backend_failures_and_context_limit():

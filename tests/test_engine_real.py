@@ -52,15 +52,20 @@ def test_a_growing_conversation_reuses_the_kv_cache(smollm2):
 
 
 def test_max_tokens_stop_strings_and_grammar(smollm2):
-    long = smollm2.complete("Count from one to one hundred: one, two, three,", 
-                            SamplerSettings(temperature=0, seed=1, max_tokens=8))
+    long = smollm2.complete(
+        "Count from one to one hundred: one, two, three,",
+        SamplerSettings(temperature=0, seed=1, max_tokens=8),
+    )
     assert (long.finish_reason, long.completion_tokens) == ("length", 8)
-    stopped = smollm2.complete("Count from one to ten: one, two, three,",
-                               SamplerSettings(temperature=0, seed=1, max_tokens=40, stop=("six",)))
+    stopped = smollm2.complete(
+        "Count from one to ten: one, two, three,",
+        SamplerSettings(temperature=0, seed=1, max_tokens=40, stop=("six",)),
+    )
     assert stopped.finish_reason == "stop" and "six" not in stopped.text and "four" in stopped.text
-    verdict = smollm2.chat([{"role": "user", "content": "Is fire hot? Answer yes or no."}],
-                           SamplerSettings(temperature=0, seed=1, max_tokens=5,
-                                           grammar='root ::= "yes" | "no"'))
+    verdict = smollm2.chat(
+        [{"role": "user", "content": "Is fire hot? Answer yes or no."}],
+        SamplerSettings(temperature=0, seed=1, max_tokens=5, grammar='root ::= "yes" | "no"'),
+    )
     assert verdict.text in ("yes", "no")
 
 

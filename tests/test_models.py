@@ -61,7 +61,12 @@ def _info(name: str, usable: bool = True) -> ModelInfo:
 
 
 def test_resolve_by_exact_name_or_unique_prefix():
-    models = [_info("SmolLM2-135M"), _info("SmolLM2-360M"), _info("gemma-3"), _info("broken", False)]
+    models = [
+        _info("SmolLM2-135M"),
+        _info("SmolLM2-360M"),
+        _info("gemma-3"),
+        _info("broken", False),
+    ]
     assert registry.resolve("gemma", models).name == "gemma-3"
     assert registry.resolve("smollm2-135", models).name == "SmolLM2-135M"
     assert registry.resolve("SmolLM2-360M", models).name == "SmolLM2-360M"

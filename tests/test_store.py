@@ -20,7 +20,9 @@ def test_migrating_an_empty_database_builds_the_whole_schema(tmp_path):
     store = Store(tmp_path / "fresh.duckdb")
     assert store.init() == len(MIGRATIONS)
     with store.connect() as con:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        tables = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
         columns = {
             r[0]
             for r in con.execute(
@@ -28,10 +30,18 @@ def test_migrating_an_empty_database_builds_the_whole_schema(tmp_path):
                 ["generations"],
             ).fetchall()
         }
-        applied = con.execute("SELECT version, name FROM schema_version ORDER BY version").fetchall()
+        applied = con.execute(
+            "SELECT version, name FROM schema_version ORDER BY version"
+        ).fetchall()
     assert {"schema_version", *EXPORTABLE_TABLES} <= tables
-    assert {"prompt_tokens_evaluated", "ttft_s", "peak_rss_mb", "seed", "model_sha256",
-            "llama_cpp_version"} <= columns
+    assert {
+        "prompt_tokens_evaluated",
+        "ttft_s",
+        "peak_rss_mb",
+        "seed",
+        "model_sha256",
+        "llama_cpp_version",
+    } <= columns
     assert applied == [(i + 1, m.__name__) for i, m in enumerate(MIGRATIONS)]
 
 
@@ -40,7 +50,9 @@ def test_migrations_run_once(tmp_path):
     Store(path).init()
     assert Store(path).init() == len(MIGRATIONS)
     with duckdb.connect(str(path)) as con:
-        assert con.execute("SELECT count(*) FROM schema_version").fetchall()[0][0] == len(MIGRATIONS)
+        assert con.execute("SELECT count(*) FROM schema_version").fetchall()[0][0] == len(
+            MIGRATIONS
+        )
 
 
 def test_generation_round_trip_and_export(tmp_path):
