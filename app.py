@@ -21,6 +21,6 @@ with st.sidebar:
     if cfg.backend == "fake":
         st.caption("Backend: fake (test mode)")
     if st.button("Rescan models", help="Pick up .gguf files added to the models folder"):
-        resources.model_list.clear()
+        resources.rescan()
 
 navigation.run()

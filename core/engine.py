@@ -203,7 +203,9 @@ class LlamaBackend:
             start = time.perf_counter()
             first_text_at = None
             try:
-                stream = self.llm.create_completion(
+                # Streaming costs llama-cpp-python extra detokenisation per token, so it is
+                # used only when someone is listening.
+                result = self.llm.create_completion(
                     tokens,
                     max_tokens=max_tokens,
                     temperature=settings.temperature,
@@ -211,12 +213,13 @@ class LlamaBackend:
                     seed=settings.seed,
                     stop=list(dict.fromkeys(stop)),
                     grammar=grammar,
-                    stream=True,
+                    stream=on_token is not None,
                 )
-                for chunk in stream:
+                chunks = result if on_token is not None else [result]
+                for chunk in chunks:
                     choice = chunk["choices"][0]
                     if choice["text"]:
-                        if first_text_at is None:
+                        if first_text_at is None and on_token is not None:
                             first_text_at = time.perf_counter()
                         parts.append(choice["text"])
                         if on_token:

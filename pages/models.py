@@ -76,13 +76,12 @@ if submitted:
         settings = SamplerSettings(
             temperature=temperature, max_tokens=int(max_tokens), seed=int(seed)
         )
-        store = resources.current_store()
-        gen = resources.backend(info.name, info.sha256).chat(
-            [{"role": "user", "content": prompt}], settings, show
-        )
+        store = resources.store()
+        store.init()  # an unwritable or locked database fails here, before any work is done
+        gen = resources.backend(info).chat([{"role": "user", "content": prompt}], settings, show)
+        st.session_state["models_last"] = gen
         store.upsert_model(info)
         store.save_generation(gen)
-        st.session_state["models_last"] = gen
     except PerficsError as exc:
         st.error(str(exc))
     out.empty()

@@ -1,7 +1,8 @@
-"""The one place where the dashboard caches loaded models and the store handle.
+"""The one place where the dashboard caches model scans and loaded models.
 
-The Store object holds a path, not a connection: each operation opens and closes its own,
-so a `perfics run` in a terminal can write between our reruns.
+No database connection is cached: the store opens one per operation, so a `perfics run` in a
+terminal can write between our reruns. Cache keys include the settings they depend on, so a
+changed PERFICS_* variable takes effect without a restart.
 """
 
 from __future__ import annotations
@@ -9,27 +10,35 @@ from __future__ import annotations
 import streamlit as st
 
 from core import session
+from core.config import Settings
 from core.engine import Backend
-from core.models import resolve
 from core.records import ModelInfo
 from core.store import Store
 
 
 @st.cache_data(ttl=30, show_spinner="Scanning models…")
-def model_list() -> list[ModelInfo]:
+def _scan(models_dir: str, cache_dir: str, backend_kind: str) -> list[ModelInfo]:
     return session.list_models()
 
 
+def model_list() -> list[ModelInfo]:
+    cfg = session.settings()
+    return _scan(str(cfg.models_dir), str(cfg.cache_dir), cfg.backend)
+
+
+def rescan() -> None:
+    _scan.clear()
+
+
 @st.cache_resource(max_entries=3, show_spinner="Loading model…")
-def backend(name: str, sha256: str | None) -> Backend:
-    # sha256 is part of the cache key so a replaced file is reloaded.
-    return session.open_backend(resolve(name, model_list()))
+def _backend(info: ModelInfo, backend_kind: str, n_ctx: int, threads: int) -> Backend:
+    return session.open_backend(info, Settings(backend=backend_kind, n_ctx=n_ctx, threads=threads))
 
 
-@st.cache_resource
-def store(db_path: str) -> Store:
+def backend(info: ModelInfo) -> Backend:
+    cfg = session.settings()
+    return _backend(info, cfg.backend, cfg.n_ctx, cfg.threads)
+
+
+def store() -> Store:
     return session.store()
-
-
-def current_store() -> Store:
-    return store(str(session.settings().db))
