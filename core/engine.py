@@ -231,54 +231,18 @@ class LlamaBackend:
             end = time.perf_counter()
             evaluated = self._evaluated[0] if self._evaluated else 0
             sampled = list(self._sampled)
-        return self._record(
-            "".join(parts),
-            finish,
-            recorded_prompt,
-            tokens,
-            evaluated,
-            sampled,
-            start,
-            first_text_at,
-            end,
-            settings,
-            prompt_format,
-        )
-
-    def _record(
-        self,
-        text,
-        finish,
-        prompt,
-        tokens,
-        evaluated,
-        sampled,
-        start,
-        first_text_at,
-        end,
-        settings,
-        prompt_format,
-    ) -> Generation:
-        import llama_cpp
-
-        vocab = self.llm._model.vocab
-        produced = [tok for _, tok in sampled if not llama_cpp.llama_vocab_is_eog(vocab, tok)]
+        produced, decode_tps = self._decode_stats(sampled)
         first_token_at = sampled[0][0] if sampled else end
-        # Decode speed: tokens after the first over the time between first and last sample,
-        # so prompt evaluation does not dilute it.
-        tps = None
-        if len(sampled) >= 2 and sampled[-1][0] > sampled[0][0]:
-            tps = (len(sampled) - 1) / (sampled[-1][0] - sampled[0][0])
         return Generation(
-            text=text,
+            text="".join(parts),
             finish_reason=finish,
-            prompt=prompt,
+            prompt=recorded_prompt,
             prompt_tokens=len(tokens),
             prompt_tokens_evaluated=evaluated,
-            completion_tokens=len(produced),
+            completion_tokens=produced,
             ttft_s=(first_text_at or first_token_at) - start,
             total_s=end - start,
-            gen_tokens_per_s=tps,
+            gen_tokens_per_s=decode_tps,
             peak_rss_mb=peak_rss_mb(),
             settings=settings,
             model_name=self.info.name,
@@ -286,3 +250,15 @@ class LlamaBackend:
             llama_cpp_version=self.version,
             prompt_format=prompt_format,
         )
+
+    def _decode_stats(self, sampled: list[tuple[float, int]]) -> tuple[int, float | None]:
+        """Completion tokens (end-of-generation tokens excluded) and decode tokens/s: tokens
+        after the first over the time from first to last sample, so prompt evaluation does
+        not dilute it."""
+        import llama_cpp
+
+        vocab = self.llm._model.vocab
+        produced = sum(1 for _, tok in sampled if not llama_cpp.llama_vocab_is_eog(vocab, tok))
+        if len(sampled) >= 2 and sampled[-1][0] > sampled[0][0]:
+            return produced, (len(sampled) - 1) / (sampled[-1][0] - sampled[0][0])
+        return produced, None
