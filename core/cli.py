@@ -12,6 +12,14 @@ from core import session
 from core.errors import ModelNotFound, PerficsError
 from core.models import as_row
 from core.records import SamplerSettings
+from core.refine import (
+    DEFAULT_ROUNDS,
+    MAX_ROUNDS,
+    RefineResult,
+    RefineStep,
+    check_rounds,
+    run_refinement,
+)
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -46,6 +54,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     settings = SamplerSettings(
         temperature=args.temperature,
         top_p=args.top_p,
+        repeat_penalty=args.repeat_penalty,
         max_tokens=args.max_tokens,
         seed=args.seed,
         stop=tuple(args.stop or ()),
@@ -75,6 +84,80 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _step_metrics(step: RefineStep) -> dict[str, Any]:
+    g = step.generation
+    return {
+        "prompt_tokens": g.prompt_tokens,
+        "prompt_tokens_evaluated": g.prompt_tokens_evaluated,
+        "prompt_tokens_reused": g.prompt_tokens_reused,
+        "prefix_tokens": step.prefix_tokens,
+        "completion_tokens": g.completion_tokens,
+        "ttft_s": g.ttft_s,
+        "total_s": g.total_s,
+        "gen_tokens_per_s": g.gen_tokens_per_s,
+        "finish_reason": g.finish_reason,
+    }
+
+
+def refine_json(run_id: str, result: RefineResult) -> dict[str, Any]:
+    rounds: dict[int, dict[str, Any]] = {}
+    for step in result.steps[1:]:
+        entry = rounds.setdefault(step.round, {"round": step.round, "metrics": {}})
+        entry[step.kind] = step.text
+        entry["metrics"][step.kind] = _step_metrics(step)
+    return {
+        "run_id": run_id,
+        "prompt": result.prompt,
+        "model": result.steps[0].generation.model_name,
+        "baseline": result.baseline,
+        "baseline_metrics": _step_metrics(result.steps[0]),
+        "rounds": list(rounds.values()),
+        "final": result.final,
+        "stop_reason": result.stop_reason,
+        "templates": {k: {"id": t.id, "version": t.version} for k, t in result.templates.items()},
+        "totals": result.totals(),
+    }
+
+
+def cmd_refine(args: argparse.Namespace) -> int:
+    settings = SamplerSettings(
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        repeat_penalty=args.repeat_penalty,
+    )
+    check_rounds(args.rounds)
+    store = session.store()
+    store.init()
+    backend = session.load_backend(args.model)
+
+    def progress(step: RefineStep) -> None:
+        if args.json:
+            return
+        g = step.generation
+        print(
+            f"\n--- round {step.round} {step.kind} [{g.completion_tokens} tokens, "
+            f"{g.total_s:.1f} s, prompt {g.prompt_tokens_reused}/{g.prompt_tokens} reused]\n"
+            f"{step.text}",
+            file=sys.stdout,
+        )
+
+    run_id, result = run_refinement(
+        store, backend, args.prompt, args.rounds, settings, on_step=progress
+    )
+    if args.json:
+        _print_json(refine_json(run_id, result))
+    else:
+        t = result.totals()
+        print(
+            f"\n[run {run_id}: stop reason {result.stop_reason}, {result.rounds_done} round(s), "
+            f"{t['completion_tokens']} tokens in {t['seconds']:.1f} s, prompt tokens evaluated "
+            f"{t['prompt_tokens_evaluated']}/{t['prompt_tokens']}]",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     rows = session.store().export(args.table, args.out, args.format)
     print(f"wrote {rows} rows of {args.table} to {args.out}", file=sys.stderr)
@@ -95,12 +178,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, default=256)
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--top-p", type=float, default=0.95)
+    p.add_argument("--repeat-penalty", type=float, default=1.1)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--stop", action="append", help="stop string; repeat for several")
     p.add_argument("--grammar", help="GBNF grammar the output must follow")
     p.add_argument("--raw", action="store_true", help="plain completion, no chat formatting")
     p.add_argument("--json", action="store_true", help="print one JSON record")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("refine", help="answer, self-critique and rewrite for N rounds")
+    p.add_argument("--model", required=True, help="file stem or a unique prefix of it")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help=f"0-{MAX_ROUNDS}")
+    p.add_argument("--max-tokens", type=int, default=384)
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--repeat-penalty", type=float, default=1.1)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_refine)
 
     p = sub.add_parser("export", help="export a table to parquet or csv")
     p.add_argument("table", choices=["models", "runs", "generations"])

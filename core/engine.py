@@ -28,6 +28,7 @@ FALLBACK_STOP = ("\nUser:", "\nSystem:")
 
 class Backend(Protocol):
     info: ModelInfo
+    version: str  # what produced the text, e.g. "llama-cpp-python 0.3.36"
 
     def chat(
         self, messages: list[dict[str, str]], settings: SamplerSettings, on_token: OnToken = None
@@ -210,6 +211,7 @@ class LlamaBackend:
                     max_tokens=max_tokens,
                     temperature=settings.temperature,
                     top_p=settings.top_p,
+                    repeat_penalty=settings.repeat_penalty,
                     seed=settings.seed,
                     stop=list(dict.fromkeys(stop)),
                     grammar=grammar,

@@ -45,6 +45,7 @@ class FakeBackend:
         responder: Callable[[str], str] | None = None,
     ):
         self.info = info
+        self.version = "fake"
         self.responses = list(responses or [])
         self.fail_on_call = fail_on_call
         self.responder = responder
@@ -96,7 +97,7 @@ class FakeBackend:
             settings=settings,
             model_name=self.info.name,
             model_sha256=self.info.sha256 or "",
-            llama_cpp_version="fake",
+            llama_cpp_version=self.version,
             prompt_format=prompt_format,
         )
 

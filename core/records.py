@@ -12,6 +12,8 @@ from core.errors import InvalidRequest
 class SamplerSettings:
     temperature: float = 0.7
     top_p: float = 0.95
+    # 1.1 (llama.cpp's own CLI default) keeps very small models out of repetition loops.
+    repeat_penalty: float = 1.1
     max_tokens: int = 256
     seed: int = 42
     stop: tuple[str, ...] = ()
@@ -22,6 +24,10 @@ class SamplerSettings:
             raise InvalidRequest(f"temperature must be between 0 and 5, got {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:
             raise InvalidRequest(f"top_p must be in (0, 1], got {self.top_p}")
+        if not 0.5 <= self.repeat_penalty <= 2.0:
+            raise InvalidRequest(
+                f"repeat_penalty must be between 0.5 and 2, got {self.repeat_penalty}"
+            )
         if self.max_tokens < 1:
             raise InvalidRequest(f"max_tokens must be at least 1, got {self.max_tokens}")
         if self.seed < 0:

@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,8 +22,8 @@ from core.errors import StoreError, StoreLocked
 if TYPE_CHECKING:
     import pandas as pd
 
-    from core.engine import Generation
-    from core.models import ModelInfo
+    from core.records import Generation, ModelInfo
+    from core.refine import RefineStep
 
 EXPORTABLE_TABLES = ("models", "runs", "generations")
 _RETRY_PAUSE_S = 0.1
@@ -101,7 +100,14 @@ def _m001_initial(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE INDEX generations_run ON generations(run_id)")
 
 
-MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [_m001_initial]
+def _m002_refinement(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("ALTER TABLE generations ADD COLUMN round INTEGER")
+    con.execute("ALTER TABLE generations ADD COLUMN prefix_tokens INTEGER")
+    con.execute("ALTER TABLE generations ADD COLUMN repeat_penalty DOUBLE")
+    con.execute("ALTER TABLE runs ADD COLUMN stop_reason VARCHAR")
+
+
+MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [_m001_initial, _m002_refinement]
 
 
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:
@@ -221,48 +227,62 @@ class Store:
             )
         return run_id
 
-    def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
+    def finish_run(
+        self, run_id: str, status: str, error: str | None = None, stop_reason: str | None = None
+    ) -> None:
         with self.connect() as con:
             con.execute(
-                "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?",
-                [status, error, _now(), run_id],
+                "UPDATE runs SET status = ?, error = ?, stop_reason = ?, finished_at = ? "
+                "WHERE id = ?",
+                [status, error, stop_reason, _now(), run_id],
             )
 
     def save_generation(
-        self, gen: Generation, kind: str = "generate", run_id: str | None = None, step: int = 0
+        self,
+        gen: Generation,
+        kind: str = "generate",
+        run_id: str | None = None,
+        step: int = 0,
+        round_no: int | None = None,
+        prefix_tokens: int | None = None,
+        text: str | None = None,
     ) -> str:
         gen_id = uuid.uuid4().hex
         s = gen.settings
+        row = {
+            "id": gen_id,
+            "run_id": run_id,
+            "step": step,
+            "round": round_no,
+            "kind": kind,
+            "model_sha256": gen.model_sha256,
+            "model_name": gen.model_name,
+            "prompt": json.dumps(gen.prompt),
+            "text": gen.text if text is None else text,
+            "finish_reason": gen.finish_reason,
+            "prompt_tokens": gen.prompt_tokens,
+            "prompt_tokens_evaluated": gen.prompt_tokens_evaluated,
+            "prefix_tokens": prefix_tokens,
+            "completion_tokens": gen.completion_tokens,
+            "ttft_s": gen.ttft_s,
+            "total_s": gen.total_s,
+            "gen_tokens_per_s": gen.gen_tokens_per_s,
+            "peak_rss_mb": gen.peak_rss_mb,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "repeat_penalty": s.repeat_penalty,
+            "max_tokens": s.max_tokens,
+            "seed": s.seed,
+            "stop": json.dumps(list(s.stop)),
+            "grammar": s.grammar,
+            "llama_cpp_version": gen.llama_cpp_version,
+            "created_at": _now(),
+        }
         with self.connect() as con:
             con.execute(
-                "INSERT INTO generations VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    gen_id,
-                    run_id,
-                    step,
-                    kind,
-                    gen.model_sha256,
-                    gen.model_name,
-                    json.dumps(gen.prompt),
-                    gen.text,
-                    gen.finish_reason,
-                    gen.prompt_tokens,
-                    gen.prompt_tokens_evaluated,
-                    gen.completion_tokens,
-                    gen.ttft_s,
-                    gen.total_s,
-                    gen.gen_tokens_per_s,
-                    gen.peak_rss_mb,
-                    s.temperature,
-                    s.top_p,
-                    s.max_tokens,
-                    s.seed,
-                    json.dumps(list(s.stop)),
-                    s.grammar,
-                    gen.llama_cpp_version,
-                    _now(),
-                ],
+                f"INSERT INTO generations ({', '.join(row)}) "
+                f"VALUES ({', '.join('?' for _ in row)})",
+                list(row.values()),
             )
         return gen_id
 
@@ -272,11 +292,53 @@ class Store:
         with self.connect() as con:
             return con.execute(sql, params or []).df()
 
-    def recent_generations(self, limit: int = 50) -> pd.DataFrame:
+    def save_refine_step(self, run_id: str, step: RefineStep, index: int) -> str:
+        return self.save_generation(
+            step.generation,
+            kind=step.kind,
+            run_id=run_id,
+            step=index,
+            round_no=step.round,
+            prefix_tokens=step.prefix_tokens,
+            text=step.text,
+        )
+
+    def list_runs(self, kind: str, limit: int = 200) -> pd.DataFrame:
+        """Newest first, with the prompt and model pulled out of the stored configuration."""
         return self.query_df(
-            "SELECT created_at, model_name, kind, completion_tokens, gen_tokens_per_s, total_s, "
-            "text FROM generations ORDER BY created_at DESC LIMIT ?",
-            [limit],
+            """
+            SELECT r.id, r.created_at, r.status, r.stop_reason, r.error,
+                   r.config->>'model' AS model, r.config->>'prompt' AS prompt,
+                   CAST(r.config->>'rounds' AS INTEGER) AS rounds,
+                   count(g.id) AS steps
+            FROM runs r LEFT JOIN generations g ON g.run_id = r.id
+            WHERE r.kind = ?
+            GROUP BY ALL
+            ORDER BY r.created_at DESC
+            LIMIT ?
+            """,
+            [kind, limit],
+        )
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        df = self.query_df(
+            "SELECT id, kind, status, stop_reason, error, config, created_at FROM runs "
+            "WHERE id = ?",
+            [run_id],
+        )
+        if df.empty:
+            raise StoreError(f"No run with id {run_id!r}")
+        run = df.iloc[0].to_dict()
+        run["config"] = json.loads(run["config"]) if run["config"] else {}
+        return run
+
+    def run_steps(self, run_id: str) -> pd.DataFrame:
+        return self.query_df(
+            "SELECT step, round, kind, model_name, text, finish_reason, prompt_tokens, "
+            "prompt_tokens_evaluated, prompt_tokens - prompt_tokens_evaluated AS "
+            "prompt_tokens_reused, prefix_tokens, completion_tokens, ttft_s, total_s, "
+            "gen_tokens_per_s, peak_rss_mb FROM generations WHERE run_id = ? ORDER BY step",
+            [run_id],
         )
 
     def export(self, table: str, out: str | Path, fmt: str) -> int:
@@ -302,7 +364,3 @@ class Store:
             else:
                 relation.write_csv(str(out))
         return rows
-
-
-def generation_as_dict(gen: Generation) -> dict[str, Any]:
-    return asdict(gen)

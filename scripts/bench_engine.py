@@ -56,7 +56,12 @@ def main() -> None:
         verbose=False,
     )
     settings = SamplerSettings(temperature=0.0, seed=42, max_tokens=args.tokens)
-    raw_kwargs = {"max_tokens": args.tokens, "temperature": 0.0, "seed": 42}
+    raw_kwargs = {
+        "max_tokens": args.tokens,
+        "temperature": 0.0,
+        "seed": 42,
+        "repeat_penalty": settings.repeat_penalty,
+    }
 
     def ignore(_piece: str) -> None:
         pass
