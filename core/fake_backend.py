@@ -76,9 +76,10 @@ class FakeBackend:
             if a != b:
                 break
             reused += 1
-        self._cached_tokens = tokens
         full = self._answer(prompt, settings)
         text, finish = self._truncate(full, settings)
+        # Like a KV cache, remember the prompt and the answer that followed it.
+        self._cached_tokens = tokens + _words(text)
         for word in text.split(" "):
             if on_token:
                 on_token(word + " ")

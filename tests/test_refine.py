@@ -1,0 +1,186 @@
+"""The refinement loop on the fake backend: round counting, every stop reason, persistence."""
+
+import dataclasses
+
+import pytest
+
+from core.errors import GenerationFailed, InvalidRequest
+from core.fake_backend import FAKE_INFO, FakeBackend
+from core.records import SamplerSettings
+from core.refine import (
+    CONTEXT_FULL,
+    NO_ISSUES_FOUND,
+    ROUNDS_COMPLETED,
+    UNCHANGED_ANSWER,
+    ModelSwitched,
+    refine,
+    run_refinement,
+)
+from core.store import Store
+from core.templates import CRITIQUE_V1, REFINE_V1, VERDICT_V1, from_text
+
+
+def scripted(verdicts=("yes",) * 5, rewrites=None):
+    """A responder that answers by which template the last user turn is."""
+    verdicts = list(verdicts)
+    counter = {"refine": 0, "critique": 0}
+
+    def respond(prompt: str) -> str:
+        last_user = prompt.rsplit("User: ", 1)[1]
+        if last_user.startswith(VERDICT_V1.text):
+            return verdicts.pop(0)
+        if last_user.startswith(CRITIQUE_V1.text):
+            counter["critique"] += 1
+            return f"critique number {counter['critique']}: be more specific"
+        if last_user.startswith(REFINE_V1.text):
+            counter["refine"] += 1
+            return rewrites[counter["refine"] - 1] if rewrites else f"better answer {counter['refine']}"
+        return "first answer"
+
+    return respond
+
+
+def kinds(result):
+    return [(s.round, s.kind) for s in result.steps]
+
+
+def test_full_rounds():
+    result = refine(FakeBackend(responder=scripted()), "Tell me a fact.", rounds=2)
+    assert kinds(result) == [
+        (0, "baseline"),
+        (1, "critique"), (1, "verdict"), (1, "refined"),
+        (2, "critique"), (2, "verdict"), (2, "refined"),
+    ]
+    assert result.stop_reason == ROUNDS_COMPLETED
+    assert (result.baseline, result.final, result.rounds_done) == ("first answer", "better answer 2", 2)
+
+
+def test_zero_rounds_is_just_the_baseline():
+    result = refine(FakeBackend(responder=scripted()), "Tell me a fact.", rounds=0)
+    assert kinds(result) == [(0, "baseline")]
+    assert result.final == result.baseline and result.stop_reason == ROUNDS_COMPLETED
+
+
+def test_stops_when_the_critique_finds_nothing_to_fix():
+    result = refine(FakeBackend(responder=scripted(verdicts=["yes", "no"])), "Q?", rounds=5)
+    assert result.stop_reason == NO_ISSUES_FOUND
+    assert kinds(result)[-2:] == [(2, "critique"), (2, "verdict")]
+    assert result.final == "better answer 1"
+
+
+def test_stops_when_the_rewrite_no_longer_changes():
+    backend = FakeBackend(responder=scripted(rewrites=["v2", " v2 \n", "v3"]))
+    result = refine(backend, "Q?", rounds=5)
+    assert result.stop_reason == UNCHANGED_ANSWER
+    assert result.rounds_done == 2 and result.final == "v2"
+
+
+def test_stops_when_the_conversation_outgrows_the_context():
+    small = dataclasses.replace(FAKE_INFO, context_length=110)
+    result = refine(FakeBackend(info=small, responder=scripted()), "Q?", rounds=5)
+    assert result.stop_reason == CONTEXT_FULL
+    assert 0 < result.rounds_done < 5
+
+
+@pytest.mark.parametrize("rounds", [-1, 6])
+def test_rounds_out_of_range(rounds):
+    with pytest.raises(InvalidRequest, match="rounds"):
+        refine(FakeBackend(), "Q?", rounds=rounds)
+
+
+def test_empty_prompt():
+    with pytest.raises(InvalidRequest, match="empty"):
+        refine(FakeBackend(), "  ", rounds=1)
+
+
+def test_steps_share_one_conversation_so_the_prefix_is_reused():
+    result = refine(FakeBackend(responder=scripted()), "Tell me a fact.", rounds=2)
+    for before, after in zip(result.steps, result.steps[1:], strict=False):
+        g = after.generation
+        assert after.prefix_tokens == before.generation.prompt_tokens + before.generation.completion_tokens
+        assert g.prompt_tokens_reused >= after.prefix_tokens
+        assert after.prefix_recomputed == 0
+    totals = result.totals()
+    assert totals["prefix_recomputed_fraction"] == 0.0
+    assert totals["prompt_tokens_evaluated"] < totals["prompt_tokens"]
+
+
+def test_streaming_reports_round_and_kind():
+    seen = []
+    refine(FakeBackend(responder=scripted()), "Q?", rounds=1,
+           on_token=lambda r, k, piece: seen.append((r, k)))
+    assert {(0, "baseline"), (1, "critique"), (1, "verdict"), (1, "refined")} == set(seen)
+
+
+def test_every_step_is_stored_with_the_run(tmp_path):
+    store = Store(tmp_path / "r.duckdb")
+    run_id, result = run_refinement(store, FakeBackend(responder=scripted()), "Q?", rounds=2,
+                                    settings=SamplerSettings(seed=5))
+    run = store.get_run(run_id)
+    assert (run["status"], run["stop_reason"]) == ("completed", ROUNDS_COMPLETED)
+    assert run["config"]["templates"]["critique"]["id"] == "critique-v1"
+    assert run["config"]["settings"]["seed"] == 5 and run["config"]["model_sha256"]
+    steps = store.run_steps(run_id)
+    assert list(zip(steps["round"], steps["kind"], strict=True)) == kinds(result)
+    assert list(steps["text"]) == [s.text for s in result.steps]
+    assert list(steps["prefix_tokens"]) == [s.prefix_tokens for s in result.steps]
+
+
+def test_backend_error_in_round_two_keeps_finished_steps(tmp_path):
+    store = Store(tmp_path / "r.duckdb")
+    # Calls: baseline, critique, verdict, refined (round 1), then round 2's critique fails.
+    backend = FakeBackend(responder=scripted(), fail_on_call=5)
+    with pytest.raises(GenerationFailed):
+        run_refinement(store, backend, "Q?", rounds=2)
+    (run_id,) = store.list_runs("refine").id
+    run = store.get_run(run_id)
+    assert run["status"] == "failed" and "fake backend failure" in run["error"]
+    steps = store.run_steps(run_id)
+    assert list(steps["kind"]) == ["baseline", "critique", "verdict", "refined"]
+
+
+class SwitchingBackend(FakeBackend):
+    """Starts as one model and, from the third call on, answers as another."""
+
+    def chat(self, messages, settings, on_token=None):
+        if len(self.prompts) == 2:
+            self.info = dataclasses.replace(self.info, name="other", sha256="1" * 64)
+        return super().chat(messages, settings, on_token)
+
+
+def test_model_switched_during_a_run_fails_the_run(tmp_path):
+    store = Store(tmp_path / "r.duckdb")
+    with pytest.raises(ModelSwitched, match="other"):
+        run_refinement(store, SwitchingBackend(responder=scripted()), "Q?", rounds=2)
+    (run_id,) = store.list_runs("refine").id
+    assert store.get_run(run_id)["status"] == "failed"
+    assert list(store.run_steps(run_id)["kind"]) == ["baseline", "critique"]
+
+
+def test_interruption_marks_the_run_interrupted(tmp_path):
+    store = Store(tmp_path / "r.duckdb")
+
+    def interrupt(round_no, kind, piece):
+        if kind == "critique":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_refinement(store, FakeBackend(responder=scripted()), "Q?", rounds=1,
+                       on_token=interrupt)
+    (run_id,) = store.list_runs("refine").id
+    assert store.get_run(run_id)["status"] == "interrupted"
+    assert list(store.run_steps(run_id)["kind"]) == ["baseline"]
+
+
+def test_edited_templates_get_a_new_id_and_are_used(tmp_path):
+    assert from_text("critique", CRITIQUE_V1.text) is CRITIQUE_V1
+    edited = from_text("critique", "List three weaknesses of your answer.")
+    assert edited.id.startswith("critique-custom-") and edited.id != CRITIQUE_V1.id
+    assert from_text("critique", "List three weaknesses of your answer.").id == edited.id
+    with pytest.raises(InvalidRequest):
+        from_text("critique", "   ")
+    backend = FakeBackend(responder=lambda p: "yes" if "yes or no" in p else "text")
+    store = Store(tmp_path / "r.duckdb")
+    run_id, _ = run_refinement(store, backend, "Q?", rounds=1, templates={"critique": edited})
+    assert "List three weaknesses" in backend.prompts[1]
+    assert store.get_run(run_id)["config"]["templates"]["critique"]["id"] == edited.id
