@@ -15,6 +15,7 @@ test: setup models chromium
 
 bench: setup models
 	$(PY) scripts/bench_engine.py
+	$(PY) scripts/bench_refine.py
 
 setup: $(STAMP)
 

@@ -10,6 +10,7 @@ st.set_page_config(page_title="PeRFICS Studio", layout="wide")
 navigation = st.navigation(
     [
         st.Page("pages/models.py", title="Models", icon=":material/memory:", default=True),
+        st.Page("pages/refine.py", title="Refine", icon=":material/auto_fix_high:"),
     ]
 )
 

@@ -76,7 +76,7 @@ def test_models_page_shows_default_model_and_generates(app_url):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
         try:
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": 1400, "height": 2400})
             page.goto(app_url)
             expect(page.get_by_role("heading", name="Models")).to_be_visible(timeout=60_000)
             # The model table is a canvas grid, so check the "Try it" picker, which shows the
@@ -87,5 +87,23 @@ def test_models_page_shows_default_model_and_generates(app_url):
             page.get_by_role("button", name="Generate").click()
             expect(page.get_by_text("Completion tokens")).to_be_visible(timeout=60_000)
             page.screenshot(path=str(ROOT / "data" / "browser-models.png"), full_page=True)
+
+            page.get_by_role("link", name="Refine").click()
+            expect(page.get_by_role("heading", name="Self-refinement")).to_be_visible(
+                timeout=30_000
+            )
+            page.get_by_role("spinbutton", name="Rounds").fill("1")
+            page.get_by_role("spinbutton", name="Max tokens per step").fill("64")
+            page.get_by_role("button", name="Refine").click()
+            expect(page.get_by_text("Stopped:")).to_be_visible(timeout=120_000)
+            columns = page.get_by_test_id("stColumn")
+            baseline = columns.filter(has=page.get_by_text("Baseline", exact=True))
+            refined = columns.filter(has=page.get_by_text("Refined", exact=True))
+            expect(baseline).to_have_count(1)
+            expect(refined).to_have_count(1)
+            for column in (baseline, refined):
+                # Past its heading, each column holds a non-empty answer.
+                assert len(column.inner_text().split()) > 3, column.inner_text()
+            page.screenshot(path=str(ROOT / "data" / "browser-refine.png"), full_page=True)
         finally:
             browser.close()

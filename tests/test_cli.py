@@ -48,6 +48,7 @@ def test_generate_json_prints_the_full_record_and_stores_it():
     assert record["settings"] == {
         "temperature": 0.0,
         "top_p": 0.95,
+        "repeat_penalty": 1.1,
         "max_tokens": 24,
         "seed": 7,
         "stop": [],

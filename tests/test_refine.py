@@ -34,7 +34,11 @@ def scripted(verdicts=("yes",) * 5, rewrites=None):
             return f"critique number {counter['critique']}: be more specific"
         if last_user.startswith(REFINE_V1.text):
             counter["refine"] += 1
-            return rewrites[counter["refine"] - 1] if rewrites else f"better answer {counter['refine']}"
+            return (
+                rewrites[counter["refine"] - 1]
+                if rewrites
+                else f"better answer {counter['refine']}"
+            )
         return "first answer"
 
     return respond
@@ -48,11 +52,19 @@ def test_full_rounds():
     result = refine(FakeBackend(responder=scripted()), "Tell me a fact.", rounds=2)
     assert kinds(result) == [
         (0, "baseline"),
-        (1, "critique"), (1, "verdict"), (1, "refined"),
-        (2, "critique"), (2, "verdict"), (2, "refined"),
+        (1, "critique"),
+        (1, "verdict"),
+        (1, "refined"),
+        (2, "critique"),
+        (2, "verdict"),
+        (2, "refined"),
     ]
     assert result.stop_reason == ROUNDS_COMPLETED
-    assert (result.baseline, result.final, result.rounds_done) == ("first answer", "better answer 2", 2)
+    assert (result.baseline, result.final, result.rounds_done) == (
+        "first answer",
+        "better answer 2",
+        2,
+    )
 
 
 def test_zero_rounds_is_just_the_baseline():
@@ -97,7 +109,10 @@ def test_steps_share_one_conversation_so_the_prefix_is_reused():
     result = refine(FakeBackend(responder=scripted()), "Tell me a fact.", rounds=2)
     for before, after in zip(result.steps, result.steps[1:], strict=False):
         g = after.generation
-        assert after.prefix_tokens == before.generation.prompt_tokens + before.generation.completion_tokens
+        assert (
+            after.prefix_tokens
+            == before.generation.prompt_tokens + before.generation.completion_tokens
+        )
         assert g.prompt_tokens_reused >= after.prefix_tokens
         assert after.prefix_recomputed == 0
     totals = result.totals()
@@ -107,15 +122,20 @@ def test_steps_share_one_conversation_so_the_prefix_is_reused():
 
 def test_streaming_reports_round_and_kind():
     seen = []
-    refine(FakeBackend(responder=scripted()), "Q?", rounds=1,
-           on_token=lambda r, k, piece: seen.append((r, k)))
+    refine(
+        FakeBackend(responder=scripted()),
+        "Q?",
+        rounds=1,
+        on_token=lambda r, k, piece: seen.append((r, k)),
+    )
     assert {(0, "baseline"), (1, "critique"), (1, "verdict"), (1, "refined")} == set(seen)
 
 
 def test_every_step_is_stored_with_the_run(tmp_path):
     store = Store(tmp_path / "r.duckdb")
-    run_id, result = run_refinement(store, FakeBackend(responder=scripted()), "Q?", rounds=2,
-                                    settings=SamplerSettings(seed=5))
+    run_id, result = run_refinement(
+        store, FakeBackend(responder=scripted()), "Q?", rounds=2, settings=SamplerSettings(seed=5)
+    )
     run = store.get_run(run_id)
     assert (run["status"], run["stop_reason"]) == ("completed", ROUNDS_COMPLETED)
     assert run["config"]["templates"]["critique"]["id"] == "critique-v1"
@@ -165,8 +185,7 @@ def test_interruption_marks_the_run_interrupted(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_refinement(store, FakeBackend(responder=scripted()), "Q?", rounds=1,
-                       on_token=interrupt)
+        run_refinement(store, FakeBackend(responder=scripted()), "Q?", rounds=1, on_token=interrupt)
     (run_id,) = store.list_runs("refine").id
     assert store.get_run(run_id)["status"] == "interrupted"
     assert list(store.run_steps(run_id)["kind"]) == ["baseline"]

@@ -1,0 +1,123 @@
+"""AppTest for the Refine page: live run, compare mode, history reload and failures."""
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core import session
+from core.fake_backend import FakeBackend
+from core.store import Store
+from tests.conftest import ROOT, SMOLLM2
+from tests.test_refine import scripted
+
+APP = str(ROOT / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def _refine_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.switch_page("pages/refine.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _submit(at: AppTest, prompt="Tell me a fact.", rounds=2, compare=False) -> AppTest:
+    at.text_area(key="refine_prompt").set_value(prompt)
+    at.number_input(key="refine_rounds").set_value(rounds)
+    at.slider(key="refine_temperature").set_value(0.0)
+    at.number_input(key="refine_max_tokens").set_value(96)
+    at.toggle(key="refine_compare").set_value(compare)
+    at.button(key="FormSubmitter:refine_form-Refine").click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _texts(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+@pytest.fixture
+def scripted_fake(monkeypatch):
+    monkeypatch.setenv("PERFICS_BACKEND", "fake")
+    monkeypatch.setattr(
+        session, "open_backend", lambda info, cfg=None: FakeBackend(info=info, responder=scripted())
+    )
+
+
+def test_live_refinement_fills_both_columns_and_is_stored(scripted_fake):
+    at = _submit(_refine_page())
+    texts = _texts(at)
+    assert "**Baseline**" in texts and "**Refined**" in texts
+    assert "first answer" in texts and "better answer 2" in texts
+    assert [e.label for e in at.expander if e.label.startswith("Round")] == [
+        "Round 1 critique",
+        "Round 2 critique",
+    ]
+    assert any("all requested rounds ran" in c.value for c in at.caption)
+    assert any("green-background" in t for t in texts)  # the word diff
+    tokens_table = at.dataframe[-1].value
+    assert list(tokens_table["kind"]) == ["baseline", "critique", "verdict", "refined"] * 1 + [
+        "critique",
+        "verdict",
+        "refined",
+    ]
+    runs = session.store().list_runs("refine")
+    assert list(runs.status) == ["completed"] and runs.steps[0] == 7
+
+
+def test_history_survives_a_restart(scripted_fake):
+    _submit(_refine_page(), prompt="Remember me.")
+    at = _refine_page()  # a new session, as after restarting the app
+    pick = at.selectbox(key="refine_history_pick")
+    assert "Remember me." in pick.options[0]
+    at.button(key="refine_history_open").click().run()
+    assert not at.exception
+    assert "first answer" in _texts(at) and "better answer 2" in _texts(at)
+
+
+def test_compare_mode_runs_both_models(monkeypatch):
+    monkeypatch.setenv("PERFICS_BACKEND", "fake")
+    at = _submit(_refine_page(), rounds=1, compare=True)
+    headings = [t for t in _texts(at) if t.startswith("#### ")]
+    assert len(headings) == 2
+    assert len(session.store().list_runs("refine")) == 2
+
+
+def test_empty_prompt_shows_error(scripted_fake):
+    at = _submit(_refine_page(), prompt="   ")
+    assert "prompt is empty" in at.error[0].value
+    assert session.store().list_runs("refine").empty
+
+
+def test_backend_error_in_round_two_shows_kept_steps(monkeypatch):
+    monkeypatch.setenv("PERFICS_BACKEND", "fake")
+    monkeypatch.setattr(
+        session,
+        "open_backend",
+        lambda info, cfg=None: FakeBackend(info=info, responder=scripted(), fail_on_call=5),
+    )
+    at = _submit(_refine_page())
+    errors = [e.value for e in at.error]
+    assert any("fake backend failure" in e for e in errors)
+    assert any("Run failed" in e and "4 finished step(s) were kept" in e for e in errors)
+    assert "first answer" in _texts(at) and "better answer 1" in _texts(at)
+
+
+@pytest.mark.real_model
+def test_refine_page_with_smollm2():
+    at = _submit(_refine_page(), prompt="Name two uses of salt.", rounds=1)
+    assert not at.error
+    store = Store(session.settings().db)
+    (run_id,) = store.list_runs("refine").id
+    steps = store.run_steps(run_id)
+    assert steps.model_name.iloc[0] == SMOLLM2
+    assert steps.text.iloc[0] in _texts(at)
