@@ -29,6 +29,26 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, default=str))
 
 
+def add_sampling_args(p: argparse.ArgumentParser, max_tokens: int) -> None:
+    p.add_argument("--max-tokens", type=int, default=max_tokens, help="per generation")
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--top-p", type=float, default=0.95)
+    p.add_argument("--repeat-penalty", type=float, default=1.1)
+    p.add_argument("--seed", type=int, default=42)
+
+
+def sampler_settings(args: argparse.Namespace) -> SamplerSettings:
+    return SamplerSettings(
+        temperature=args.temperature,
+        top_p=args.top_p,
+        repeat_penalty=args.repeat_penalty,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        stop=tuple(getattr(args, "stop", None) or ()),
+        grammar=getattr(args, "grammar", None),
+    )
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     models = session.list_models()
     if args.json:
@@ -51,15 +71,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    settings = SamplerSettings(
-        temperature=args.temperature,
-        top_p=args.top_p,
-        repeat_penalty=args.repeat_penalty,
-        max_tokens=args.max_tokens,
-        seed=args.seed,
-        stop=tuple(args.stop or ()),
-        grammar=args.grammar,
-    )
+    settings = sampler_settings(args)
     store = session.store()
     store.init()  # fail on an unwritable or locked database before spending time generating
     backend = session.load_backend(args.model)
@@ -120,12 +132,7 @@ def refine_json(run_id: str, result: RefineResult) -> dict[str, Any]:
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
-    settings = SamplerSettings(
-        temperature=args.temperature,
-        max_tokens=args.max_tokens,
-        seed=args.seed,
-        repeat_penalty=args.repeat_penalty,
-    )
+    settings = sampler_settings(args)
     check_rounds(args.rounds)
     store = session.store()
     store.init()
@@ -175,11 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="generate one answer and store it")
     p.add_argument("--model", required=True, help="file stem or a unique prefix of it")
     p.add_argument("--prompt", required=True)
-    p.add_argument("--max-tokens", type=int, default=256)
-    p.add_argument("--temperature", type=float, default=0.7)
-    p.add_argument("--top-p", type=float, default=0.95)
-    p.add_argument("--repeat-penalty", type=float, default=1.1)
-    p.add_argument("--seed", type=int, default=42)
+    add_sampling_args(p, max_tokens=256)
     p.add_argument("--stop", action="append", help="stop string; repeat for several")
     p.add_argument("--grammar", help="GBNF grammar the output must follow")
     p.add_argument("--raw", action="store_true", help="plain completion, no chat formatting")
@@ -190,10 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="file stem or a unique prefix of it")
     p.add_argument("--prompt", required=True)
     p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help=f"0-{MAX_ROUNDS}")
-    p.add_argument("--max-tokens", type=int, default=384)
-    p.add_argument("--temperature", type=float, default=0.7)
-    p.add_argument("--repeat-penalty", type=float, default=1.1)
-    p.add_argument("--seed", type=int, default=42)
+    add_sampling_args(p, max_tokens=384)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_refine)
 

@@ -100,6 +100,18 @@ def check_rounds(rounds: int) -> None:
         raise InvalidRequest(f"rounds must be between 0 and {MAX_ROUNDS}, got {rounds}")
 
 
+def prepare(
+    prompt: str,
+    rounds: int,
+    settings: SamplerSettings | None,
+    templates: dict[str, PromptTemplate] | None,
+) -> tuple[SamplerSettings, dict[str, PromptTemplate]]:
+    """Validate a refinement request; fill in default settings and templates."""
+    check_prompt(prompt)
+    check_rounds(rounds)
+    return settings or SamplerSettings(), {**DEFAULTS, **(templates or {})}
+
+
 def refine(
     backend: Backend,
     prompt: str,
@@ -112,10 +124,7 @@ def refine(
     """Baseline, then (critique -> verdict -> refined) x rounds, stopping early when the
     verdict finds nothing to fix or a rewrite changes nothing. Pure: persistence happens in
     on_step (see run_refinement)."""
-    check_prompt(prompt)
-    check_rounds(rounds)
-    settings = settings or SamplerSettings()
-    templates = {**DEFAULTS, **(templates or {})}
+    settings, templates = prepare(prompt, rounds, settings, templates)
     verdict_settings = replace(
         settings, temperature=0.0, max_tokens=2, stop=(), grammar=VERDICT_GRAMMAR
     )
@@ -194,10 +203,8 @@ def run_refinement(
 ) -> tuple[str, RefineResult]:
     """refine() with every step stored as it completes. On any error or interruption the run
     keeps its finished steps and is marked failed (or interrupted) with the error text."""
-    check_prompt(prompt)
-    check_rounds(rounds)
-    settings = settings or SamplerSettings()
-    templates = {**DEFAULTS, **(templates or {})}
+    # Validate before creating the run, so a bad request leaves no empty run behind.
+    settings, templates = prepare(prompt, rounds, settings, templates)
     store.upsert_model(backend.info)
     run_id = store.create_run("refine", run_config(backend, prompt, rounds, settings, templates))
 
