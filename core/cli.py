@@ -20,6 +20,7 @@ from core.refine import (
     check_rounds,
     run_refinement,
 )
+from core.store import EXPORTABLE_TABLES
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -198,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_refine)
 
     p = sub.add_parser("export", help="export a table to parquet or csv")
-    p.add_argument("table", choices=["models", "runs", "generations"])
+    p.add_argument("table", choices=EXPORTABLE_TABLES)
     p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_export)

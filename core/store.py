@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from core.errors import StoreError, StoreLocked
+from core.migrations import migrate, now, scalar
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,7 +25,16 @@ if TYPE_CHECKING:
     from core.records import Generation, ModelInfo
     from core.refine import RefineStep
 
-EXPORTABLE_TABLES = ("models", "runs", "generations")
+EXPORTABLE_TABLES = (
+    "models",
+    "runs",
+    "generations",
+    "suites",
+    "questions",
+    "run_items",
+    "judgments",
+    "votes",
+)
 _RETRY_PAUSE_S = 0.1
 
 
@@ -34,111 +43,8 @@ def _is_lock_conflict(exc: duckdb.Error) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
 
-# --- migrations: append-only; never edit a published one, add a new function instead ---------
-
-
-def _m001_initial(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        """
-        CREATE TABLE models (
-            sha256 VARCHAR PRIMARY KEY,
-            name VARCHAR NOT NULL,
-            path VARCHAR NOT NULL,
-            architecture VARCHAR,
-            size_label VARCHAR,
-            quantization VARCHAR,
-            context_length INTEGER,
-            has_chat_template BOOLEAN,
-            file_size BIGINT,
-            first_seen TIMESTAMP NOT NULL
-        )
-        """
-    )
-    con.execute(
-        """
-        CREATE TABLE runs (
-            id VARCHAR PRIMARY KEY,
-            kind VARCHAR NOT NULL,
-            status VARCHAR NOT NULL,
-            config JSON,
-            error VARCHAR,
-            created_at TIMESTAMP NOT NULL,
-            finished_at TIMESTAMP
-        )
-        """
-    )
-    con.execute(
-        """
-        CREATE TABLE generations (
-            id VARCHAR PRIMARY KEY,
-            run_id VARCHAR,
-            step INTEGER NOT NULL DEFAULT 0,
-            kind VARCHAR NOT NULL,
-            model_sha256 VARCHAR NOT NULL,
-            model_name VARCHAR NOT NULL,
-            prompt JSON NOT NULL,
-            text VARCHAR NOT NULL,
-            finish_reason VARCHAR NOT NULL,
-            prompt_tokens INTEGER NOT NULL,
-            prompt_tokens_evaluated INTEGER NOT NULL,
-            completion_tokens INTEGER NOT NULL,
-            ttft_s DOUBLE NOT NULL,
-            total_s DOUBLE NOT NULL,
-            gen_tokens_per_s DOUBLE,
-            peak_rss_mb DOUBLE NOT NULL,
-            temperature DOUBLE NOT NULL,
-            top_p DOUBLE NOT NULL,
-            max_tokens INTEGER NOT NULL,
-            seed BIGINT NOT NULL,
-            stop JSON NOT NULL,
-            grammar VARCHAR,
-            llama_cpp_version VARCHAR NOT NULL,
-            created_at TIMESTAMP NOT NULL
-        )
-        """
-    )
-    con.execute("CREATE INDEX generations_run ON generations(run_id)")
-
-
-def _m002_refinement(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("ALTER TABLE generations ADD COLUMN round INTEGER")
-    con.execute("ALTER TABLE generations ADD COLUMN prefix_tokens INTEGER")
-    con.execute("ALTER TABLE generations ADD COLUMN repeat_penalty DOUBLE")
-    con.execute("ALTER TABLE runs ADD COLUMN stop_reason VARCHAR")
-
-
-MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [_m001_initial, _m002_refinement]
-
-
-def _migrate(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, "
-        "applied_at TIMESTAMP)"
-    )
-    current = _scalar(con, "SELECT coalesce(max(version), 0) FROM schema_version")
-    for version, migration in enumerate(MIGRATIONS, start=1):
-        if version <= current:
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
-            migration(con)
-            con.execute(
-                "INSERT INTO schema_version VALUES (?, ?, ?)",
-                [version, migration.__name__, _now()],
-            )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-
-
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
-    # fetchall() completes the result; DuckDB 2 keeps a connection busy after fetchone().
-    return con.execute(sql, params or []).fetchall()[0][0]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+def pd_isna(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
 
 
 class Store:
@@ -154,7 +60,7 @@ class Store:
         con = self._open(read_only)
         try:
             if not self._migrated and not read_only:
-                _migrate(con)
+                migrate(con)
                 self._migrated = True
             yield con
         except duckdb.Error as exc:
@@ -191,7 +97,7 @@ class Store:
 
     @staticmethod
     def schema_version(con: duckdb.DuckDBPyConnection) -> int:
-        return _scalar(con, "SELECT max(version) FROM schema_version")
+        return scalar(con, "SELECT max(version) FROM schema_version")
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -214,18 +120,123 @@ class Store:
                     info.context_length,
                     info.has_chat_template,
                     info.file_size,
-                    _now(),
+                    now(),
                 ],
             )
 
-    def create_run(self, kind: str, config: dict[str, Any]) -> str:
+    def create_run(self, kind: str, config: dict[str, Any], pid: int | None = None) -> str:
         run_id = uuid.uuid4().hex
         with self.connect() as con:
             con.execute(
-                "INSERT INTO runs (id, kind, status, config, created_at) VALUES (?, ?, ?, ?, ?)",
-                [run_id, kind, "running", json.dumps(config), _now()],
+                "INSERT INTO runs (id, kind, status, config, created_at, pid) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [run_id, kind, "running", json.dumps(config), now(), pid],
             )
         return run_id
+
+    def mark_running(self, run_id: str, pid: int) -> None:
+        with self.connect() as con:
+            con.execute(
+                "UPDATE runs SET status = 'running', error = NULL, pid = ? WHERE id = ?",
+                [pid, run_id],
+            )
+
+    # --- suites -------------------------------------------------------------------------------
+
+    def save_suite(self, name: str, source: str, questions: list, replace: bool = False) -> int:
+        with self.connect() as con:
+            exists = scalar(con, "SELECT count(*) FROM suites WHERE name = ?", [name])
+            if exists and not replace:
+                raise StoreError(f"A suite named {name!r} exists already; choose another --name.")
+            con.execute("BEGIN TRANSACTION")
+            con.execute("DELETE FROM questions WHERE suite = ?", [name])
+            con.execute("DELETE FROM suites WHERE name = ?", [name])
+            con.execute("INSERT INTO suites VALUES (?, ?, ?)", [name, source, now()])
+            con.executemany(
+                "INSERT INTO questions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [
+                        name,
+                        q.id,
+                        i,
+                        q.category,
+                        q.text,
+                        json.dumps(list(q.turns)),
+                        q.reference,
+                        q.reference_kind,
+                        q.tolerance,
+                    ]
+                    for i, q in enumerate(questions)
+                ],
+            )
+            con.execute("COMMIT")
+        return len(questions)
+
+    def list_suites(self) -> pd.DataFrame:
+        return self.query_df(
+            "SELECT s.name, s.source, s.created_at, count(q.id) AS questions, "
+            "count(DISTINCT q.category) AS categories, count(q.reference) AS with_reference "
+            "FROM suites s LEFT JOIN questions q ON q.suite = s.name "
+            "GROUP BY ALL ORDER BY s.created_at"
+        )
+
+    def suite_questions(self, suite: str) -> list:
+        from core.suites import Question
+
+        df = self.query_df(
+            "SELECT id, category, text, turns, reference, reference_kind, tolerance "
+            "FROM questions WHERE suite = ? ORDER BY position",
+            [suite],
+        )
+        return [
+            Question(
+                r.id,
+                r.category,
+                r.text,
+                tuple(json.loads(r.turns)),
+                r.reference,
+                r.reference_kind,
+                None if pd_isna(r.tolerance) else float(r.tolerance),
+            )
+            for r in df.itertuples()
+        ]
+
+    # --- benchmark items and judgments ----------------------------------------------------------
+
+    def done_items(self, run_id: str) -> set[str]:
+        df = self.query_df("SELECT item_key FROM run_items WHERE run_id = ?", [run_id])
+        return set(df.item_key)
+
+    def discard_partial_item(self, run_id: str, item_key: str) -> None:
+        """Remove what an interrupted attempt at an item left, so a redo cannot duplicate it."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            con.execute(
+                "DELETE FROM generations WHERE run_id = ? AND item_key = ?", [run_id, item_key]
+            )
+            con.execute(
+                "DELETE FROM judgments WHERE run_id = ? AND item_key = ?", [run_id, item_key]
+            )
+            con.execute("COMMIT")
+
+    def finish_item(self, item: dict[str, Any], judgments: list[dict[str, Any]]) -> None:
+        """The item row and its judgments in one transaction: an item is done or absent."""
+        item = {**item, "created_at": now()}
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            con.execute(
+                f"INSERT INTO run_items ({', '.join(item)}) "
+                f"VALUES ({', '.join('?' for _ in item)})",
+                list(item.values()),
+            )
+            for j in judgments:
+                row = {"id": uuid.uuid4().hex, **j, "created_at": now()}
+                con.execute(
+                    f"INSERT INTO judgments ({', '.join(row)}) "
+                    f"VALUES ({', '.join('?' for _ in row)})",
+                    list(row.values()),
+                )
+            con.execute("COMMIT")
 
     def finish_run(
         self, run_id: str, status: str, error: str | None = None, stop_reason: str | None = None
@@ -234,7 +245,7 @@ class Store:
             con.execute(
                 "UPDATE runs SET status = ?, error = ?, stop_reason = ?, finished_at = ? "
                 "WHERE id = ?",
-                [status, error, stop_reason, _now(), run_id],
+                [status, error, stop_reason, now(), run_id],
             )
 
     def save_generation(
@@ -246,6 +257,7 @@ class Store:
         round_no: int | None = None,
         prefix_tokens: int | None = None,
         text: str | None = None,
+        item_key: str | None = None,
     ) -> str:
         gen_id = uuid.uuid4().hex
         s = gen.settings
@@ -276,7 +288,8 @@ class Store:
             "stop": json.dumps(list(s.stop)),
             "grammar": s.grammar,
             "llama_cpp_version": gen.llama_cpp_version,
-            "created_at": _now(),
+            "item_key": item_key,
+            "created_at": now(),
         }
         with self.connect() as con:
             con.execute(
@@ -292,7 +305,9 @@ class Store:
         with self.connect() as con:
             return con.execute(sql, params or []).df()
 
-    def save_refine_step(self, run_id: str, step: RefineStep, index: int) -> str:
+    def save_refine_step(
+        self, run_id: str, step: RefineStep, index: int, item_key: str | None = None
+    ) -> str:
         return self.save_generation(
             step.generation,
             kind=step.kind,
@@ -301,6 +316,7 @@ class Store:
             round_no=step.round,
             prefix_tokens=step.prefix_tokens,
             text=step.text,
+            item_key=item_key,
         )
 
     def list_runs(self, kind: str, limit: int = 200) -> pd.DataFrame:
@@ -358,7 +374,7 @@ class Store:
             relation = con.table(table)
             # The table name is checked against EXPORTABLE_TABLES above; identifiers cannot be
             # bound as parameters.
-            rows = _scalar(con, f"SELECT count(*) FROM {table}")
+            rows = scalar(con, f"SELECT count(*) FROM {table}")
             if fmt == "parquet":
                 relation.write_parquet(str(out))
             else:

@@ -8,8 +8,9 @@ import pytest
 
 from core.errors import StoreError, StoreLocked
 from core.fake_backend import FakeBackend
+from core.migrations import MIGRATIONS
 from core.records import SamplerSettings
-from core.store import EXPORTABLE_TABLES, MIGRATIONS, Store
+from core.store import EXPORTABLE_TABLES, Store
 
 
 def _gen():
