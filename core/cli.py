@@ -6,10 +6,16 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
+from tqdm import tqdm
+
 from core import session
-from core.errors import ModelNotFound, PerficsError
+from core.engine import llama_cpp_version
+from core.errors import InvalidRequest, ModelNotFound, PerficsError
+from core.judge import default_judge
 from core.models import as_row
 from core.records import SamplerSettings
 from core.refine import (
@@ -20,7 +26,10 @@ from core.refine import (
     check_rounds,
     run_refinement,
 )
+from core.results import run_results
+from core.runner import RunSpec, create_run, ensure_builtin_suite, execute
 from core.store import EXPORTABLE_TABLES
+from core.suites import load_file
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -166,6 +175,122 @@ def cmd_refine(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_suite_import(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    questions, skipped = load_file(path, skip_invalid=args.skip_invalid)
+    name = args.name or path.stem
+    store = session.store()
+    store.save_suite(name, str(path), questions, replace=args.replace)
+    for err in skipped:
+        print(f"skipped {err}", file=sys.stderr)
+    print(
+        f"imported {len(questions)} questions into suite {name!r}"
+        f"{f', skipped {len(skipped)} invalid row(s)' if skipped else ''}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_suite_list(args: argparse.Namespace) -> int:
+    store = session.store()
+    ensure_builtin_suite(store)
+    suites = store.list_suites()
+    if args.json:
+        _print_json(suites.to_dict(orient="records"))
+    else:
+        print(suites.to_string(index=False))
+    return 0
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    runs = session.store().list_benchmark_runs()
+    runs["status"] = [
+        "stale (resumable)" if s == "running" and not session.pid_alive(p) else s
+        for s, p in zip(runs.status, runs.pid, strict=True)
+    ]
+    runs = runs.drop(columns=["pid"])
+    if args.json:
+        _print_json(runs.to_dict(orient="records"))
+    elif runs.empty:
+        print("No benchmark runs yet.")
+    else:
+        print(runs.to_string(index=False))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.list:
+        return _run_list(args)
+    store = session.store()
+    store.init()
+    pool = session.BackendPool()
+    if args.resume:
+        run_id = args.resume
+        status = store.get_run(run_id)["status"]
+        if status == "completed":
+            print(f"run {run_id} is already completed", file=sys.stderr)
+            return 0
+    else:
+        if not args.suite or not args.models:
+            raise InvalidRequest("--suite and --models are needed to start a run")
+        judge = None
+        if args.judge == "auto":
+            judge = default_judge(pool.models)
+        elif args.judge:
+            judge = pool.info(args.judge)
+        spec = RunSpec(
+            suite=args.suite,
+            models=tuple(pool.info(n.strip()) for n in args.models.split(",") if n.strip()),
+            rounds=args.rounds,
+            judge=judge,
+            limit=args.limit,
+            categories=tuple(c.strip() for c in (args.categories or "").split(",") if c.strip()),
+            settings=sampler_settings(args),
+        )
+        run_id = create_run(store, spec, llama_cpp_version())
+    print(f"run {run_id}", file=sys.stderr, flush=True)
+    with tqdm(desc="items", unit="item", file=sys.stderr, disable=args.quiet) as bar:
+
+        def show(done: int, total: int, eta: float | None) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        status = execute(store, run_id, pool, show)
+    if args.json:
+        _print_json({"run_id": run_id, "status": status})
+    else:
+        print(run_id)
+    return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    results = run_results(session.store(), args.run)
+    if args.json:
+        _print_json(results)
+        return 0
+    print(
+        f"run {results['run_id']}: {results['status']}, "
+        f"{results['progress']['done']}/{results['progress']['total']} items"
+    )
+    table = pd.DataFrame(results["results"])
+    if not table.empty:
+        cols = [
+            "model",
+            "category",
+            "items",
+            "baseline_score",
+            "refined_score",
+            "improvement_pct",
+            "refined_win_rate",
+            "final_accuracy",
+        ]
+        print(table[cols].round(2).to_string(index=False))
+    if results["judge_stats"]:
+        print("judge:", json.dumps(results["judge_stats"]))
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     rows = session.store().export(args.table, args.out, args.format)
     print(f"wrote {rows} rows of {args.table} to {args.out}", file=sys.stderr)
@@ -197,6 +322,37 @@ def build_parser() -> argparse.ArgumentParser:
     add_sampling_args(p, max_tokens=384)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_refine)
+
+    p = sub.add_parser("suite", help="import and list question suites")
+    suite_sub = p.add_subparsers(dest="suite_command", required=True)
+    sp = suite_sub.add_parser("import", help="FastChat/MT-bench question.jsonl, or CSV/JSONL")
+    sp.add_argument("path")
+    sp.add_argument("--name", help="suite name (default: the file name)")
+    sp.add_argument("--skip-invalid", action="store_true", help="import the valid rows only")
+    sp.add_argument("--replace", action="store_true", help="overwrite a suite of that name")
+    sp.set_defaults(func=cmd_suite_import)
+    sp = suite_sub.add_parser("list")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_suite_list)
+
+    p = sub.add_parser("run", help="benchmark: models x suite x refinement rounds, judged")
+    p.add_argument("--suite")
+    p.add_argument("--models", help="comma-separated names or unique prefixes")
+    p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
+    p.add_argument("--judge", help="judge model, or 'auto' for the largest local model")
+    p.add_argument("--limit", type=int, help="first K questions only")
+    p.add_argument("--categories", help="comma-separated categories")
+    p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run")
+    p.add_argument("--list", action="store_true", help="list runs with status and progress")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true")
+    add_sampling_args(p, max_tokens=384)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("results", help="per-model, per-category results of a run")
+    p.add_argument("--run", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_results)
 
     p = sub.add_parser("export", help="export a table to parquet or csv")
     p.add_argument("table", choices=EXPORTABLE_TABLES)

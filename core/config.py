@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     n_ctx: int = Field(default=4096, ge=256, le=131072)
     # "llama" runs real GGUF models; "fake" is the deterministic backend used by logic tests.
     backend: str = Field(default="llama", pattern="^(llama|fake)$")
+    # Seconds the fake backend sleeps per call, so tests can interrupt a run part-way.
+    fake_delay_s: float = Field(default=0.0, ge=0)
     # How long a writer waits for another process to release the DuckDB file lock.
     lock_timeout_s: float = Field(default=10.0, ge=0)
 

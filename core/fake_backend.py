@@ -8,6 +8,7 @@ against it behaves the same on a real model.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +31,17 @@ FAKE_INFO = ModelInfo(
 )
 
 
+def _grammar_choices() -> dict[str, list[str]]:
+    from core.judge import PAIR_GRAMMAR, SINGLE_GRAMMAR
+    from core.templates import VERDICT_GRAMMAR
+
+    return {
+        SINGLE_GRAMMAR: [f"Rating: {n}" for n in range(1, 11)],
+        PAIR_GRAMMAR: ["Verdict: A", "Verdict: B", "Verdict: tie"],
+        VERDICT_GRAMMAR: ["yes", "yes", "no"],
+    }
+
+
 def _words(text: str) -> list[str]:
     return text.split()
 
@@ -43,7 +55,9 @@ class FakeBackend:
         info: ModelInfo = FAKE_INFO,
         fail_on_call: int | None = None,
         responder: Callable[[str], str] | None = None,
+        delay_s: float = 0.0,
     ):
+        self.delay_s = delay_s
         self.info = info
         self.version = "fake"
         self.responses = list(responses or [])
@@ -66,6 +80,8 @@ class FakeBackend:
 
     def _run(self, prompt, recorded_prompt, settings, on_token, prompt_format) -> Generation:
         self.prompts.append(prompt)
+        if self.delay_s:
+            time.sleep(self.delay_s)
         if self.fail_on_call is not None and len(self.prompts) == self.fail_on_call:
             raise GenerationFailed(f"fake backend failure on call {self.fail_on_call}")
         tokens = _words(prompt)
@@ -108,6 +124,11 @@ class FakeBackend:
         if self.responder:
             return self.responder(prompt)
         digest = hashlib.sha256(f"{settings.seed}:{prompt}".encode()).hexdigest()
+        if settings.grammar:
+            # The project's own verdict grammars get a valid, prompt-dependent answer.
+            choices = _grammar_choices().get(settings.grammar)
+            if choices:
+                return choices[int(digest, 16) % len(choices)]
         return f"Answer {digest[:8]} to: " + " ".join(_words(prompt)[-12:])
 
     @staticmethod

@@ -44,6 +44,7 @@ def _is_lock_conflict(exc: duckdb.Error) -> bool:
 
 
 def pd_isna(value: Any) -> bool:
+    # pandas gives NaN (not None) for NULL strings; NaN is the only value unequal to itself.
     return value is None or (isinstance(value, float) and value != value)
 
 
@@ -194,8 +195,8 @@ class Store:
                 r.category,
                 r.text,
                 tuple(json.loads(r.turns)),
-                r.reference,
-                r.reference_kind,
+                None if pd_isna(r.reference) else r.reference,
+                None if pd_isna(r.reference_kind) else r.reference_kind,
                 None if pd_isna(r.tolerance) else float(r.tolerance),
             )
             for r in df.itertuples()
@@ -334,6 +335,24 @@ class Store:
             LIMIT ?
             """,
             [kind, limit],
+        )
+
+    def list_benchmark_runs(self, limit: int = 200) -> pd.DataFrame:
+        """Benchmark runs, newest first, with finished and total unit counts."""
+        return self.query_df(
+            """
+            SELECT r.id, r.created_at, r.status, r.pid, r.config->>'suite' AS suite,
+                   (SELECT string_agg(m->>'name', ',')
+                    FROM (SELECT unnest(from_json(r.config->'models', '["json"]')) AS m))
+                       AS models,
+                   r.config->'judge'->>'name' AS judge,
+                   CAST(r.config->>'rounds' AS INTEGER) AS rounds,
+                   (SELECT count(*) FROM run_items i WHERE i.run_id = r.id) AS items_done,
+                   r.error
+            FROM runs r WHERE r.kind = 'benchmark'
+            ORDER BY r.created_at DESC LIMIT ?
+            """,
+            [limit],
         )
 
     def get_run(self, run_id: str) -> dict[str, Any]:
