@@ -38,7 +38,10 @@ def test_fastchat_format_with_turns_or_text():
     questions, errors = parse_file(DATA / "fastchat_question.jsonl")
     assert errors == []
     assert [(q.id, q.category) for q in questions] == [
-        ("1", "generic"), ("2", "math"), ("3", "knowledge")]
+        ("1", "generic"),
+        ("2", "math"),
+        ("3", "knowledge"),
+    ]
     assert questions[1].text == "What is 12 times 12?"
     assert (questions[1].reference, questions[1].reference_kind) == ("144", "numeric")
 
@@ -56,7 +59,9 @@ def test_our_csv_and_jsonl():
     questions, errors = parse_file(DATA / "ours.csv")
     assert errors == []
     assert [(q.text, q.category, q.reference) for q in questions] == [
-        ("What is 7 x 6?", "math", "42"), ("Name a primary colour.", "knowledge", None)]
+        ("What is 7 x 6?", "math", "42"),
+        ("Name a primary colour.", "knowledge", None),
+    ]
     (question,), errors = parse_file(DATA / "ours.jsonl")
     assert errors == [] and question.category == "generic"
 

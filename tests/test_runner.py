@@ -1,0 +1,228 @@
+"""Benchmark runs on the fake backend: configuration, units, resume without loss or duplicates."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from core import session
+from core.errors import InvalidRequest
+from core.fake_backend import FAKE_INFO, FakeBackend
+from core.records import SamplerSettings
+from core.results import run_results
+from core.runner import RunSpec, create_run, execute, progress
+from core.store import Store
+from tests.conftest import ROOT, run_cli
+
+OTHER = FAKE_INFO.__class__(**{**FAKE_INFO.__dict__, "name": "fake-two", "sha256": "2" * 64})
+
+
+def _pool():
+    backends = {}
+
+    def load(name):
+        info = {FAKE_INFO.name: FAKE_INFO, OTHER.name: OTHER}[name]
+        return backends.setdefault(name, FakeBackend(info=info))
+
+    return load
+
+
+def _spec(**kwargs):
+    base = dict(
+        suite="builtin",
+        models=(FAKE_INFO, OTHER),
+        rounds=1,
+        judge=FAKE_INFO,
+        limit=3,
+        settings=SamplerSettings(max_tokens=64, seed=9),
+    )
+    return RunSpec(**{**base, **kwargs})
+
+
+def test_run_stores_its_full_configuration_and_every_unit(tmp_path):
+    store = Store(tmp_path / "b.duckdb")
+    run_id = create_run(store, _spec(), "fake")
+    config = store.get_run(run_id)["config"]
+    assert config["models"] == [
+        {"name": "fake-echo", "sha256": FAKE_INFO.sha256, "quantization": "none"},
+        {"name": "fake-two", "sha256": OTHER.sha256, "quantization": "none"},
+    ]
+    assert config["judge"]["name"] == "fake-echo" and config["rounds"] == 1
+    assert config["settings"]["seed"] == 9 and config["templates"]["critique"]["id"]
+    assert config["llama_cpp_version"] == "fake" and len(config["question_ids"]) == 3
+    seen = []
+    assert execute(store, run_id, _pool(), lambda d, t, eta: seen.append((d, t))) == "completed"
+    assert seen[0] == (0, 9) and seen[-1] == (9, 9)  # 3 questions x (2 answers + 1 pair)
+    assert progress(store, run_id) == (9, 9)
+    results = run_results(store, run_id)
+    assert results["judge_stats"]["parse_rate"] == 1.0
+    assert {r["model"] for r in results["results"]} == {"fake-echo", "fake-two"}
+    assert len(results["model_vs_model"]) == 3
+
+
+def test_categories_and_limit_select_questions(tmp_path):
+    store = Store(tmp_path / "b.duckdb")
+    run_id = create_run(store, _spec(categories=("math",), limit=None, judge=None), "fake")
+    ids = store.get_run(run_id)["config"]["question_ids"]
+    assert len(ids) == 9 and all(i.startswith("math-") for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"suite": "nope"}, "No suite named 'nope'"),
+        ({"categories": ("poetry",)}, "no category"),
+        ({"limit": 0}, "at least 1"),
+        ({"models": (FAKE_INFO, FAKE_INFO)}, "twice"),
+        ({"models": ()}, "at least one model"),
+        ({"rounds": 9}, "rounds must be"),
+    ],
+)
+def test_bad_run_requests(tmp_path, kwargs, message):
+    with pytest.raises(InvalidRequest, match=message):
+        create_run(Store(tmp_path / "b.duckdb"), _spec(**kwargs), "fake")
+
+
+def test_interrupted_run_resumes_without_redoing_or_duplicating(tmp_path):
+    store = Store(tmp_path / "b.duckdb")
+    run_id = create_run(store, _spec(), "fake")
+
+    def stop_after_four(done, total, eta):
+        if done == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        execute(store, run_id, _pool(), stop_after_four)
+    assert store.get_run(run_id)["status"] == "interrupted"
+    first = store.query_df("SELECT item_key, created_at FROM run_items WHERE run_id = ?", [run_id])
+    assert len(first) == 4
+    execute(store, run_id, _pool())
+    after = store.query_df("SELECT item_key, created_at FROM run_items WHERE run_id = ?", [run_id])
+    assert len(after) == 9
+    kept = after.merge(first, on="item_key", suffixes=("", "_before"))
+    assert (kept.created_at == kept.created_at_before).all()  # finished items were not redone
+    _assert_no_duplicates(store, run_id)
+
+
+def _assert_no_duplicates(store, run_id):
+    dupes = store.query_df(
+        "SELECT item_key, step, count(*) AS n FROM generations WHERE run_id = ? "
+        "GROUP BY ALL HAVING count(*) > 1",
+        [run_id],
+    )
+    assert dupes.empty
+    orphans = store.query_df(
+        "SELECT DISTINCT g.item_key FROM generations g LEFT JOIN run_items i "
+        "ON i.run_id = g.run_id AND i.item_key = g.item_key "
+        "WHERE g.run_id = ? AND i.item_key IS NULL",
+        [run_id],
+    )
+    assert orphans.empty
+    per_item = store.query_df(
+        "SELECT i.item_key, i.rounds_done, i.stop_reason, count(g.id) AS steps, max(g.step) AS last "
+        "FROM run_items i JOIN generations g ON g.run_id = i.run_id AND g.item_key = i.item_key "
+        "WHERE i.run_id = ? GROUP BY ALL",
+        [run_id],
+    )
+    assert (per_item.steps == per_item["last"] + 1).all()
+    judged = store.query_df(
+        "SELECT item_key, kind, subject, order_ab, count(*) AS n FROM judgments "
+        "WHERE run_id = ? GROUP BY ALL HAVING count(*) > 1",
+        [run_id],
+    )
+    assert judged.empty
+
+
+def test_partial_item_left_by_a_crash_is_discarded_on_resume(tmp_path):
+    store = Store(tmp_path / "b.duckdb")
+    run_id = create_run(store, _spec(limit=1, judge=None, models=(FAKE_INFO,)), "fake")
+    key = f"answer:fake-echo:{store.get_run(run_id)['config']['question_ids'][0]}"
+    stray = FakeBackend().complete("half-done step", SamplerSettings())
+    store.save_generation(stray, kind="baseline", run_id=run_id, step=0, item_key=key)
+    execute(store, run_id, _pool())
+    texts = store.query_df("SELECT text FROM generations WHERE run_id = ?", [run_id]).text
+    assert stray.text not in set(texts)
+    _assert_no_duplicates(store, run_id)
+
+
+def test_kill_9_mid_run_then_resume(tmp_path):
+    """A real SIGKILL of `perfics run` part-way, then `perfics run --resume`."""
+    env = {"PERFICS_BACKEND": "fake", "PERFICS_FAKE_DELAY_S": "0.05"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "core.cli",
+            "run",
+            "--suite",
+            "builtin",
+            "--models",
+            "fake-echo",
+            "--judge",
+            "fake-echo",
+            "--rounds",
+            "1",
+            "--limit",
+            "12",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    store = Store(os.environ["PERFICS_DB"])
+    deadline = time.monotonic() + 120
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.3)
+        runs = store.list_benchmark_runs()
+        done = int(runs.items_done[0]) if len(runs) else 0
+        if done >= 3:
+            break
+    assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read()}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    (run_id,) = store.list_benchmark_runs().id
+    listed = json.loads(run_cli("run", "--list", "--json", env=env).stdout)
+    assert listed[0]["status"] == "stale (resumable)"
+    assert 3 <= listed[0]["items_done"] < 12
+    resumed = run_cli("run", "--resume", run_id, "--quiet", "--json", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout) == {"run_id": run_id, "status": "completed"}
+    assert progress(store, run_id) == (12, 12)
+    _assert_no_duplicates(store, run_id)
+    results = json.loads(run_cli("results", "--run", run_id, "--json", env=env).stdout)
+    assert results["progress"] == {"done": 12, "total": 12}
+    assert results["results"][-1]["category"] == "all" and results["results"][-1]["items"] == 12
+
+
+def test_cli_suite_import_and_list(tmp_path):
+    data = ROOT / "tests" / "data"
+    ok = run_cli("suite", "import", str(data / "fastchat_question.jsonl"), "--name", "fc")
+    assert ok.returncode == 0 and "imported 3 questions into suite 'fc'" in ok.stderr
+    bad = run_cli("suite", "import", str(data / "malformed.jsonl"))
+    assert bad.returncode == 1 and "line 3: not valid JSON" in bad.stderr
+    again = run_cli("suite", "import", str(data / "fastchat_question.jsonl"), "--name", "fc")
+    assert again.returncode == 1 and "exists already" in again.stderr
+    listing = {s["name"]: s for s in json.loads(run_cli("suite", "list", "--json").stdout)}
+    assert listing["fc"]["questions"] == 3 and listing["builtin"]["questions"] >= 80
+    assert "malformed" not in listing
+
+
+def test_cli_run_on_an_imported_suite_prints_the_run_id():
+    env = {"PERFICS_BACKEND": "fake"}
+    data = ROOT / "tests" / "data"
+    run_cli("suite", "import", str(data / "mtbench_question.jsonl"), "--name", "mt", env=env)
+    result = run_cli(
+        "run", "--suite", "mt", "--models", "fake", "--rounds", "0", "--quiet", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    run_id = result.stdout.strip()
+    assert session.store().get_run(run_id)["status"] == "completed"
+    assert progress(session.store(), run_id) == (2, 2)
