@@ -11,6 +11,9 @@ navigation = st.navigation(
     [
         st.Page("pages/models.py", title="Models", icon=":material/memory:", default=True),
         st.Page("pages/refine.py", title="Refine", icon=":material/auto_fix_high:"),
+        st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/checklist:"),
+        st.Page("pages/results.py", title="Results", icon=":material/leaderboard:"),
+        st.Page("pages/arena.py", title="Arena", icon=":material/compare:"),
     ]
 )
 

@@ -27,7 +27,7 @@ from core.refine import (
     run_refinement,
 )
 from core.results import run_results
-from core.runner import RunSpec, create_run, ensure_builtin_suite, execute
+from core.runner import RunSpec, create_run, ensure_builtin_suite, execute, overview
 from core.store import EXPORTABLE_TABLES
 from core.suites import load_file
 
@@ -203,12 +203,7 @@ def cmd_suite_list(args: argparse.Namespace) -> int:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    runs = session.store().list_benchmark_runs()
-    runs["status"] = [
-        "stale (resumable)" if s == "running" and not session.pid_alive(p) else s
-        for s, p in zip(runs.status, runs.pid, strict=True)
-    ]
-    runs = runs.drop(columns=["pid"])
+    runs = overview(session.store())
     if args.json:
         _print_json(runs.to_dict(orient="records"))
     elif runs.empty:

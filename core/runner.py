@@ -9,10 +9,15 @@ interrupted unit left, so nothing is redone or duplicated.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
+from pathlib import Path
+
+import pandas as pd
 
 from core.engine import Backend
 from core.errors import GenerationFailed, InvalidRequest
@@ -256,3 +261,35 @@ def progress(store: Store, run_id: str) -> tuple[int, int]:
     """(finished units, all units) of a run, read from the store."""
     config = store.get_run(run_id)["config"]
     return len(store.done_items(run_id)), len(_units(config))
+
+
+def overview(store: Store) -> pd.DataFrame:
+    """Benchmark runs, newest first, with progress; a "running" run whose process is gone
+    is shown as stale (resumable)."""
+    from core.session import pid_alive
+
+    runs = store.list_benchmark_runs()
+    if runs.empty:
+        return runs.assign(total=[], eta_s=[]).drop(columns=["pid"])
+    runs["total"] = [len(_units(store.get_run(r)["config"])) for r in runs.id]
+    runs["eta_s"] = (runs.total - runs.items_done) * runs.seconds_per_item
+    runs["status"] = [
+        "stale (resumable)" if s == "running" and not pid_alive(p) else s
+        for s, p in zip(runs.status, runs.pid, strict=True)
+    ]
+    return runs.drop(columns=["pid"])
+
+
+def launch(run_id: str, log_dir: Path) -> int:
+    """Continue a created run in a background `perfics run` process, so closing the browser
+    tab or navigating away never stops it. Returns the process id."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / f"run-{run_id}.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "run", "--resume", run_id, "--quiet"],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    return proc.pid

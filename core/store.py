@@ -348,6 +348,8 @@ class Store:
                    r.config->'judge'->>'name' AS judge,
                    CAST(r.config->>'rounds' AS INTEGER) AS rounds,
                    (SELECT count(*) FROM run_items i WHERE i.run_id = r.id) AS items_done,
+                   (SELECT avg(i.seconds) FROM run_items i WHERE i.run_id = r.id)
+                       AS seconds_per_item,
                    r.error
             FROM runs r WHERE r.kind = 'benchmark'
             ORDER BY r.created_at DESC LIMIT ?

@@ -40,5 +40,9 @@ def backend(info: ModelInfo) -> Backend:
     return _backend(info, cfg.backend, cfg.n_ctx, cfg.threads)
 
 
+def settings():
+    return session.settings()
+
+
 def store() -> Store:
     return session.store()

@@ -123,7 +123,7 @@ def _assert_no_duplicates(store, run_id):
     )
     assert orphans.empty
     per_item = store.query_df(
-        "SELECT i.item_key, i.rounds_done, i.stop_reason, count(g.id) AS steps, max(g.step) AS last "
+        "SELECT i.item_key, count(g.id) AS steps, max(g.step) AS last "
         "FROM run_items i JOIN generations g ON g.run_id = i.run_id AND g.item_key = i.item_key "
         "WHERE i.run_id = ? GROUP BY ALL",
         [run_id],
