@@ -9,7 +9,10 @@ import urllib.request
 
 import pytest
 
+from core.runner import create_run, execute
+from core.store import Store
 from tests.conftest import ROOT, SMOLLM2, chromium_path
+from tests.test_runner import _pool, _spec
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_model]
 
@@ -33,7 +36,11 @@ def _free_port() -> int:
 @pytest.fixture
 def app_url(tmp_path):
     port = _free_port()
-    env = {**os.environ, "PERFICS_DB": str(tmp_path / "browser.duckdb")}
+    db = tmp_path / "browser.duckdb"
+    # A finished benchmark run (fake models) for the arena to draw pairs from.
+    store = Store(db)
+    execute(store, create_run(store, _spec(limit=2), "fake"), _pool())
+    env = {**os.environ, "PERFICS_DB": str(db)}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -105,5 +112,15 @@ def test_models_page_shows_default_model_and_generates(app_url):
                 # Past its heading, each column holds a non-empty answer.
                 assert len(column.inner_text().split()) > 3, column.inner_text()
             page.screenshot(path=str(ROOT / "data" / "browser-refine.png"), full_page=True)
+
+            page.get_by_role("link", name="Arena").click()
+            expect(page.get_by_role("heading", name="Arena")).to_be_visible(timeout=30_000)
+            page.get_by_text("Model vs model").click()
+            expect(page.get_by_role("button", name="A is better")).to_be_visible(timeout=30_000)
+            page.get_by_role("heading", name="Arena").click()  # focus leaves the radio buttons
+            page.keyboard.press("a")  # the keyboard shortcut casts the vote
+            expect(page.get_by_text("Recorded.")).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("1 vote(s) in this run")).to_be_visible()
+            page.screenshot(path=str(ROOT / "data" / "browser-arena.png"), full_page=True)
         finally:
             browser.close()
