@@ -186,28 +186,6 @@ MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
 ]
 
 
-def _migrate(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, "
-        "applied_at TIMESTAMP)"
-    )
-    current = scalar(con, "SELECT coalesce(max(version), 0) FROM schema_version")
-    for version, migration in enumerate(MIGRATIONS, start=1):
-        if version <= current:
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
-            migration(con)
-            con.execute(
-                "INSERT INTO schema_version VALUES (?, ?, ?)",
-                [version, migration.__name__, now()],
-            )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-
-
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, "
