@@ -14,6 +14,8 @@ navigation = st.navigation(
         st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/checklist:"),
         st.Page("pages/results.py", title="Results", icon=":material/leaderboard:"),
         st.Page("pages/arena.py", title="Arena", icon=":material/compare:"),
+        st.Page("pages/tradeoffs.py", title="Trade-offs", icon=":material/scatter_plot:"),
+        st.Page("pages/costs.py", title="Costs", icon=":material/payments:"),
     ]
 )
 

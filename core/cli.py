@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +13,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from core import session
+from core.cost import HARDWARE_PRESETS
 from core.engine import llama_cpp_version
 from core.errors import InvalidRequest, ModelNotFound, PerficsError
 from core.judge import default_judge
 from core.models import as_row
+from core.perfics import COST_BASES, PRESETS, Weights, rank
 from core.records import SamplerSettings
 from core.refine import (
     DEFAULT_ROUNDS,
@@ -30,6 +32,7 @@ from core.results import run_results
 from core.runner import RunSpec, create_run, ensure_builtin_suite, execute, overview
 from core.store import EXPORTABLE_TABLES
 from core.suites import load_file
+from core.tradeoffs import model_table
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -286,6 +289,64 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_weights(args: argparse.Namespace) -> Weights:
+    if args.preset and args.weights:
+        raise InvalidRequest("give --preset or --weights, not both")
+    if args.weights:
+        try:
+            p, r, c = (float(x) for x in args.weights.split(","))
+        except ValueError:
+            raise InvalidRequest("--weights takes three numbers: P,R,C") from None
+        return Weights(p, r, c, args.cost_basis or "latency")
+    preset = PRESETS.get(args.preset or "laptop-assistant")
+    if preset is None:
+        raise InvalidRequest(f"unknown preset; choose one of {', '.join(PRESETS)}")
+    return replace(preset, basis=args.cost_basis) if args.cost_basis else preset
+
+
+def cmd_rank(args: argparse.Namespace) -> int:
+    weights = parse_weights(args)
+    hardware = HARDWARE_PRESETS[0]
+    table = model_table(session.store(), hardware, args.run)
+    ranked = rank(table, weights)
+    columns = [
+        "rank",
+        "model",
+        "perfics",
+        "performance",
+        "baseline_performance",
+        "gain",
+        "gain_relative",
+        "performance_source",
+        "items",
+        "cost",
+        "memory_gb",
+        "seconds_per_answer",
+        "money_per_1000",
+        "energy_kwh_per_1000",
+        "tokens_per_s",
+        "ttft_s",
+        "on_pareto",
+    ]
+    if args.json:
+        _print_json(
+            {
+                "weights": asdict(weights),
+                "hardware": asdict(hardware),
+                "models": ranked[columns].to_dict(orient="records"),
+            }
+        )
+    elif ranked.empty:
+        print("Nothing to rank yet: run a benchmark first (perfics run ...).")
+    else:
+        print(
+            f"weights P={weights.performance} R={weights.refinement} C={weights.cost}, "
+            f"cost basis {weights.basis}"
+        )
+        print(ranked[columns].round(3).to_string(index=False))
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     rows = session.store().export(args.table, args.out, args.format)
     print(f"wrote {rows} rows of {args.table} to {args.out}", file=sys.stderr)
@@ -348,6 +409,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", required=True)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser("rank", help="PeRFICS ranking of models from stored runs")
+    p.add_argument("--run", help="one benchmark run (default: all runs)")
+    p.add_argument("--preset", help=f"one of {', '.join(PRESETS)}")
+    p.add_argument("--weights", help="P,R,C: performance, refinement and cost weights")
+    p.add_argument("--cost-basis", choices=COST_BASES)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_rank)
 
     p = sub.add_parser("export", help="export a table to parquet or csv")
     p.add_argument("table", choices=EXPORTABLE_TABLES)

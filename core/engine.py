@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+import psutil
+
 from core.errors import GenerationFailed, InvalidRequest, PromptTooLong, UnusableModel
 from core.models import read_metadata
 from core.records import Generation, ModelInfo, SamplerSettings
@@ -83,6 +85,8 @@ class LlamaBackend:
         self.lock = threading.Lock()
         self.version = llama_cpp_version()
         context = min(n_ctx, info.context_length or n_ctx)
+        self._rss_before_load = psutil.Process().memory_info().rss
+        self.memory_mb: float | None = None
         try:
             self.llm = Llama(
                 model_path=str(info.path),
@@ -233,6 +237,9 @@ class LlamaBackend:
             end = time.perf_counter()
             evaluated = self._evaluated[0] if self._evaluated else 0
             sampled = list(self._sampled)
+        if self.memory_mb is None:
+            grown = psutil.Process().memory_info().rss - self._rss_before_load
+            self.memory_mb = max(0.0, grown / 2**20)
         produced, decode_tps = self._decode_stats(sampled)
         first_token_at = sampled[0][0] if sampled else end
         return Generation(
@@ -251,6 +258,7 @@ class LlamaBackend:
             model_sha256=self.info.sha256 or "",
             llama_cpp_version=self.version,
             prompt_format=prompt_format,
+            model_memory_mb=self.memory_mb,
         )
 
     def _decode_stats(self, sampled: list[tuple[float, int]]) -> tuple[int, float | None]:

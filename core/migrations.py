@@ -179,10 +179,15 @@ def _m003_benchmarks(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE runs ADD COLUMN pid INTEGER")
 
 
+def _m004_model_memory(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("ALTER TABLE generations ADD COLUMN model_memory_mb DOUBLE")
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m001_initial,
     _m002_refinement,
     _m003_benchmarks,
+    _m004_model_memory,
 ]
 
 

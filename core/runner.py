@@ -78,6 +78,8 @@ def create_run(store: Store, spec: RunSpec, llama_cpp_version: str) -> str:
     if len({m.name for m in spec.models}) != len(spec.models):
         raise InvalidRequest("The same model is listed twice.")
     questions = select_questions(store, spec)
+    for info in (*spec.models, *([spec.judge] if spec.judge else [])):
+        store.upsert_model(info)
     config = {
         "suite": spec.suite,
         "question_ids": [q.id for q in questions],

@@ -281,6 +281,7 @@ class Store:
             "total_s": gen.total_s,
             "gen_tokens_per_s": gen.gen_tokens_per_s,
             "peak_rss_mb": gen.peak_rss_mb,
+            "model_memory_mb": gen.model_memory_mb,
             "temperature": s.temperature,
             "top_p": s.top_p,
             "repeat_penalty": s.repeat_penalty,

@@ -1,0 +1,126 @@
+"""Inference cost from measurements only, turned into money and energy, and break-even
+against paid APIs.
+
+Nothing here is estimated from parameter counts: seconds, tokens and memory come from the
+generations stored in DuckDB; the hardware profile and API prices are the user's inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import InvalidRequest
+
+HOURS_PER_MONTH = 730.0  # 365.25 days * 24 h / 12
+
+
+@dataclass(frozen=True)
+class HardwareProfile:
+    """What running the model costs. Either rent (cost_per_hour) or buy (purchase_price spread
+    over lifetime_years); electricity is added on top for owned hardware."""
+
+    name: str
+    cost_per_hour: float = 0.0
+    purchase_price: float = 0.0
+    lifetime_years: float = 3.0
+    watts: float = 65.0
+    electricity_per_kwh: float = 0.30
+
+    def __post_init__(self) -> None:
+        for field in ("cost_per_hour", "purchase_price", "watts", "electricity_per_kwh"):
+            if getattr(self, field) < 0:
+                raise InvalidRequest(f"{field} cannot be negative")
+        if self.lifetime_years <= 0:
+            raise InvalidRequest("lifetime_years must be positive")
+
+    @property
+    def fixed_per_month(self) -> float:
+        """Money owed each month whether or not the machine answers anything."""
+        return self.purchase_price / (self.lifetime_years * 12)
+
+    @property
+    def energy_cost_per_second(self) -> float:
+        return self.watts / 1000 * self.electricity_per_kwh / 3600
+
+    @property
+    def variable_per_second(self) -> float:
+        """Money per second of inference: rent plus electricity."""
+        return self.cost_per_hour / 3600 + self.energy_cost_per_second
+
+
+@dataclass(frozen=True)
+class ApiPrice:
+    """A paid API's list price. Prices change: every preset carries the date it was read."""
+
+    name: str
+    input_per_million: float
+    output_per_million: float
+    as_of: str
+    note: str = ""
+
+    def per_request(self, prompt_tokens: float, output_tokens: float) -> float:
+        return (
+            prompt_tokens * self.input_per_million + output_tokens * self.output_per_million
+        ) / 1e6
+
+
+# Published list prices at the dates given; edit them in the Costs page for today's prices.
+API_PRESETS = (
+    ApiPrice("GPT-4 (8k context)", 30.0, 60.0, "2023-06", "OpenAI list price, June 2023"),
+    ApiPrice("GPT-3.5 Turbo", 1.5, 2.0, "2023-06", "OpenAI list price, June 2023"),
+    ApiPrice("GPT-4o mini", 0.15, 0.60, "2024-07", "OpenAI list price, July 2024"),
+)
+
+HARDWARE_PRESETS = (
+    HardwareProfile(
+        "This laptop (owned)",
+        purchase_price=1500.0,
+        lifetime_years=3.0,
+        watts=45.0,
+        electricity_per_kwh=0.30,
+    ),
+    HardwareProfile("Cloud CPU VM (rented)", cost_per_hour=0.10, watts=0.0),
+)
+
+
+@dataclass(frozen=True)
+class AnswerCost:
+    """Measured cost of one answer with a given number of refinement rounds."""
+
+    seconds: float
+    prompt_tokens: float
+    completion_tokens: float
+    samples: int
+
+    def money_per_1000(self, hw: HardwareProfile, requests_per_month: float | None = None) -> float:
+        """Variable cost of 1,000 answers, plus their share of the fixed monthly cost when a
+        monthly volume is given."""
+        variable = self.seconds * 1000 * hw.variable_per_second
+        if requests_per_month:
+            variable += hw.fixed_per_month * 1000 / requests_per_month
+        return variable
+
+    def energy_kwh_per_1000(self, hw: HardwareProfile) -> float:
+        return self.seconds * 1000 * hw.watts / 3.6e6
+
+
+def monthly_local(hw: HardwareProfile, cost: AnswerCost, requests: float) -> float:
+    return hw.fixed_per_month + requests * cost.seconds * hw.variable_per_second
+
+
+def monthly_api(
+    api: ApiPrice, requests: float, prompt_tokens: float, output_tokens: float
+) -> float:
+    return requests * api.per_request(prompt_tokens, output_tokens)
+
+
+def break_even_requests(
+    hw: HardwareProfile, cost: AnswerCost, api: ApiPrice, prompt_tokens: float, output_tokens: float
+) -> float | None:
+    """Requests per month above which running locally is cheaper than the API; 0 when local is
+    cheaper from the first request, None when it never is."""
+    api_each = api.per_request(prompt_tokens, output_tokens)
+    local_each = cost.seconds * hw.variable_per_second
+    if api_each <= local_each:
+        return None
+    return hw.fixed_per_month / (api_each - local_each)

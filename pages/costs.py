@@ -1,0 +1,116 @@
+"""Costs: the hardware profile, and where running locally beats a paid API."""
+
+import numpy as np
+import streamlit as st
+
+from core.cost import (
+    API_PRESETS,
+    HARDWARE_PRESETS,
+    AnswerCost,
+    ApiPrice,
+    HardwareProfile,
+    break_even_requests,
+    monthly_api,
+    monthly_local,
+)
+from core.errors import PerficsError
+from core.plots import break_even
+from core.tradeoffs import model_table
+from pages import resources
+from pages.costs_state import hardware, save
+
+st.title("Costs")
+current = hardware()
+st.subheader("Hardware profile")
+presets = {h.name: h for h in HARDWARE_PRESETS}
+base = presets.get(st.selectbox("Start from", list(presets), key="costs_preset"), current)
+c1, c2, c3 = st.columns(3)
+name = c1.text_input("Name", base.name, key=f"costs_name_{base.name}")
+per_hour = c2.number_input(
+    "Rent per hour", 0.0, 1000.0, base.cost_per_hour, 0.01, key=f"costs_hour_{base.name}"
+)
+price = c3.number_input(
+    "Purchase price", 0.0, 1e6, base.purchase_price, 50.0, key=f"costs_price_{base.name}"
+)
+c1, c2, c3 = st.columns(3)
+years = c1.number_input(
+    "Lifetime (years)", 0.25, 20.0, base.lifetime_years, 0.25, key=f"costs_years_{base.name}"
+)
+watts = c2.number_input(
+    "Power draw (W)", 0.0, 5000.0, base.watts, 5.0, key=f"costs_watts_{base.name}"
+)
+kwh = c3.number_input(
+    "Electricity per kWh", 0.0, 10.0, base.electricity_per_kwh, 0.01, key=f"costs_kwh_{base.name}"
+)
+try:
+    hw = HardwareProfile(name, per_hour, price, years, watts, kwh)
+    save(hw)
+except PerficsError as exc:
+    st.error(str(exc))
+    st.stop()
+st.caption(
+    f"Fixed {hw.fixed_per_month:,.2f} per month; {hw.variable_per_second * 3600:,.4f} "
+    "per hour of inference (rent and electricity)."
+)
+
+table = model_table(resources.store(), hw)
+if table.empty:
+    st.info("No measured answers yet. Run a benchmark first; costs come from measurements.")
+    st.stop()
+st.subheader("Local against a paid API")
+c1, c2, c3 = st.columns(3)
+model = c1.selectbox("Model", list(table.model), key="costs_model")
+row = table.set_index("model").loc[model]
+refined = c2.toggle("With self-refinement", True, key="costs_refined")
+api_preset = {a.name: a for a in API_PRESETS}[
+    c3.selectbox("API", [a.name for a in API_PRESETS], key="costs_api")
+]
+c1, c2, c3, c4 = st.columns(4)
+in_price = c1.number_input(
+    "API input / 1M tokens",
+    0.0,
+    1000.0,
+    api_preset.input_per_million,
+    key=f"costs_in_{api_preset.name}",
+)
+out_price = c2.number_input(
+    "API output / 1M tokens",
+    0.0,
+    1000.0,
+    api_preset.output_per_million,
+    key=f"costs_out_{api_preset.name}",
+)
+prompt_tokens = c3.number_input("Prompt tokens per request", 1, 100_000, 2000, key="costs_pt")
+output_tokens = c4.number_input("Output tokens per request", 1, 100_000, 1000, key="costs_ot")
+st.caption(
+    f"API prices as of {api_preset.as_of} ({api_preset.note}); edit them for today's. "
+    "They are not live prices."
+)
+api = ApiPrice(api_preset.name, in_price, out_price, api_preset.as_of)
+seconds = row.seconds_per_answer if refined else row.seconds_per_answer_baseline
+tokens = row.tokens_per_answer if refined else row.tokens_per_answer_baseline
+# Local time scales with the output asked for, at this model's measured seconds per token.
+local = AnswerCost(
+    seconds * output_tokens / max(tokens, 1), prompt_tokens, output_tokens, int(row["items"])
+)
+crossing = break_even_requests(hw, local, api, prompt_tokens, output_tokens)
+top = max(10_000.0, (crossing or 0) * 2)
+volumes = list(np.linspace(0, top, 200))
+st.plotly_chart(
+    break_even(
+        volumes,
+        [monthly_local(hw, local, v) for v in volumes],
+        [monthly_api(api, v, prompt_tokens, output_tokens) for v in volumes],
+        crossing,
+        api.name,
+    ),
+    key="costs_chart",
+)
+m1, m2, m3 = st.columns(3)
+m1.metric("Break-even", "never" if crossing is None else f"{crossing:,.0f} requests/month")
+m2.metric(
+    "Local seconds per request",
+    f"{local.seconds:.1f} s",
+    help=f"measured on {int(row['items'])} answers, scaled to the output length",
+)
+m3.metric("Energy per 1,000 requests", f"{local.energy_kwh_per_1000(hw):.2f} kWh")

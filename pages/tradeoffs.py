@@ -1,0 +1,122 @@
+"""Trade-offs: quality against measured cost, the Pareto frontier, and the PeRFICS ranking."""
+
+import streamlit as st
+
+from core.aggregates import improvement_by_rounds, performance
+from core.errors import PerficsError
+from core.perfics import COST_BASES, PRESETS, Weights, rank
+from core.plots import category_improvement, tradeoff_scatter
+from core.plots import improvement_by_rounds as rounds_chart
+from core.runner import overview
+from core.tradeoffs import model_table, round_points
+from pages import resources
+from pages.costs_state import hardware
+
+st.title("Trade-offs")
+st.caption(
+    "Which model fits the task? Quality after refinement, the gain refinement brings, "
+    "and what it costs to run, all from your own measurements."
+)
+store = resources.store()
+runs = overview(store)
+labels = {None: "All benchmark runs"} | {
+    r.id: f"{r.created_at:%Y-%m-%d %H:%M} · {r.suite} · {r.models}" for r in runs.itertuples()
+}
+run_id = st.selectbox("Data", list(labels), format_func=labels.get, key="trade_run")
+
+
+def apply_preset() -> None:
+    w = PRESETS[st.session_state["trade_preset"]]
+    st.session_state.update(
+        trade_wp=w.performance, trade_wr=w.refinement, trade_wc=w.cost, trade_basis=w.basis
+    )
+
+
+if "trade_wp" not in st.session_state:
+    st.session_state["trade_preset"] = "laptop-assistant"
+    apply_preset()
+c0, c1, c2, c3, c4 = st.columns([1.4, 1, 1, 1, 1])
+c0.selectbox("Preset (editable)", list(PRESETS), key="trade_preset", on_change=apply_preset)
+wp = c1.slider("Performance weight", 0.0, 3.0, step=0.05, key="trade_wp")
+wr = c2.slider("Refinement weight", 0.0, 3.0, step=0.05, key="trade_wr")
+wc = c3.slider("Cost weight", 0.0, 3.0, step=0.05, key="trade_wc")
+basis = c4.radio("Cost basis", COST_BASES, key="trade_basis")
+
+try:
+    weights = Weights(wp, wr, wc, basis)
+    hw = hardware()
+    table = model_table(store, hw, run_id)
+    ranked = rank(table, weights)
+    points = round_points(store, hw, run_id)
+except PerficsError as exc:
+    st.error(str(exc))
+    st.stop()
+if ranked.empty and not table.empty:
+    st.info(f"No {basis} measurements for these models yet; pick another cost basis.")
+    st.stop()
+if ranked.empty:
+    st.info(
+        "Nothing to compare yet. Run a benchmark with a judge (Benchmarks page or "
+        "`perfics run`), then come back."
+    )
+    st.stop()
+
+st.plotly_chart(
+    tradeoff_scatter(ranked, points, basis),
+    key="trade_scatter",
+    config={"toImageButtonOptions": {"format": "png", "filename": "tradeoffs"}},
+)
+st.subheader("Ranking")
+shown = ranked[
+    [
+        "rank",
+        "model",
+        "perfics",
+        "performance",
+        "gain",
+        "gain_relative",
+        "cost",
+        "memory_gb",
+        "seconds_per_answer",
+        "money_per_1000",
+        "items",
+        "performance_source",
+        "on_pareto",
+    ]
+]
+st.dataframe(
+    shown,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "perfics": st.column_config.NumberColumn("PeRFICS", format="%.3f"),
+        "performance": st.column_config.NumberColumn(format="%.3f"),
+        "gain": st.column_config.NumberColumn(format="%+.3f"),
+        "gain_relative": st.column_config.NumberColumn("gain (relative)", format="percent"),
+        "cost": st.column_config.NumberColumn(f"cost ({basis})", format="%.3f"),
+        "memory_gb": st.column_config.NumberColumn(format="%.3f"),
+        "seconds_per_answer": st.column_config.NumberColumn(format="%.2f"),
+        "money_per_1000": st.column_config.NumberColumn(format="%.4f"),
+    },
+)
+st.download_button(
+    "Download ranking (CSV)", ranked.to_csv(index=False), "perfics-ranking.csv", key="trade_csv"
+)
+st.caption(
+    f"Money uses the hardware profile '{hw.name}' (edit it on the Costs page). "
+    "The formula is in docs/perfics.md."
+)
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Improvement by category")
+    per_category = performance(store, run_id, by_category=True)
+    per_category["improvement_pct"] = (
+        (per_category.refined_score - per_category.baseline_score)
+        / per_category.baseline_score
+        * 100
+    )
+    st.plotly_chart(category_improvement(per_category), key="trade_categories")
+with right:
+    st.subheader("Improvement by rounds")
+    st.plotly_chart(rounds_chart(improvement_by_rounds(store)), key="trade_rounds")
