@@ -85,6 +85,19 @@ def pareto_front(quality: list[float], cost: list[float]) -> list[bool]:
 def rank(models: pd.DataFrame, weights: Weights) -> pd.DataFrame:
     """models: one row per model with performance, baseline_performance and the three cost
     columns. Returns it with gain, cost, PeRFICS, rank and on_pareto, best first."""
+    needed = ["performance", "baseline_performance", COST_COLUMN[weights.basis]]
+    if models.empty or not set(needed) <= set(models.columns):
+        return pd.DataFrame(
+            columns=[
+                *models.columns,
+                "gain",
+                "gain_relative",
+                "cost",
+                "perfics",
+                "rank",
+                "on_pareto",
+            ]
+        )
     df = models.dropna(subset=["performance", COST_COLUMN[weights.basis]]).copy()
     if df.empty:
         return df.assign(gain=[], gain_relative=[], cost=[], perfics=[], rank=[], on_pareto=[])
