@@ -18,11 +18,11 @@ def tradeoff_scatter(ranked: pd.DataFrame, points: pd.DataFrame, basis: str) -> 
     """Quality against cost per model, each model's baseline-to-refined move, and the Pareto
     frontier of the ranked models."""
     fig = go.Figure()
-    if basis == "latency" and not points.empty:
+    if not points.empty:
         for model, group in points.groupby("model"):
             fig.add_trace(
                 go.Scatter(
-                    x=group.seconds_per_answer,
+                    x=group[COST_COLUMN[basis]],
                     y=group.performance,
                     mode="lines+markers",
                     line={"dash": "dot"},
@@ -30,7 +30,7 @@ def tradeoff_scatter(ranked: pd.DataFrame, points: pd.DataFrame, basis: str) -> 
                     name=f"{model} by round",
                     text=group.stage,
                     hovertemplate="%{text}, round %{customdata}<br>quality %{y:.2f}<br>"
-                    "%{x:.2f} s per answer<extra></extra>",
+                    f"{COST_LABEL[basis]} %{{x:.3g}}<extra></extra>",
                     customdata=group["round"],
                 )
             )

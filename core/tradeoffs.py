@@ -88,6 +88,12 @@ def round_points(store: Store, hw: HardwareProfile, run_id: str | None = None) -
             ("baseline", m.baseline_performance, per_model.iloc[0]),
             ("refined", m.performance, per_model.iloc[-1]),
         ):
+            cost = AnswerCost(
+                r.seconds_per_answer,
+                r.prompt_tokens_per_answer,
+                r.completion_tokens_per_answer,
+                int(r.answers),
+            )
             points.append(
                 {
                     "model": m.model,
@@ -95,6 +101,8 @@ def round_points(store: Store, hw: HardwareProfile, run_id: str | None = None) -
                     "round": int(r["round"]),
                     "performance": quality,
                     "seconds_per_answer": r.seconds_per_answer,
+                    "memory_gb": m.memory_gb,
+                    "money_per_1000": cost.money_per_1000(hw),
                     "items": m.items,
                 }
             )
