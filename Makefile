@@ -16,6 +16,7 @@ test: setup models chromium
 bench: setup models
 	$(PY) scripts/bench_engine.py
 	$(PY) scripts/bench_refine.py
+	$(PY) scripts/bench_tradeoffs.py
 
 setup: $(STAMP)
 

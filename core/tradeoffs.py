@@ -3,6 +3,8 @@ ready for PeRFICS ranking and the trade-off charts."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from core.aggregates import cost_by_round, engine_costs, performance
@@ -29,15 +31,32 @@ def _memory_gb(engine_row) -> float | None:
     return None
 
 
+@dataclass(frozen=True)
+class Measurements:
+    """What the Trade-offs page needs from the store, fetched once and reused for re-ranking."""
+
+    performance: pd.DataFrame
+    rounds: pd.DataFrame
+    engine: pd.DataFrame
+
+
+def measure(store: Store, run_id: str | None = None) -> Measurements:
+    return Measurements(
+        performance(store, run_id),
+        cost_by_round(store, run_id),
+        engine_costs(store, run_id).set_index("model"),
+    )
+
+
 def model_table(
     store: Store,
     hw: HardwareProfile,
     run_id: str | None = None,
     requests_per_month: float | None = None,
+    measured: Measurements | None = None,
 ) -> pd.DataFrame:
-    perf = performance(store, run_id)
-    rounds = cost_by_round(store, run_id)
-    engine = engine_costs(store, run_id).set_index("model")
+    m = measured or measure(store, run_id)
+    perf, rounds, engine = m.performance, m.rounds, m.engine
     rows = []
     for p in perf.itertuples():
         refined, baseline, source = _quality(p)
@@ -77,10 +96,9 @@ def model_table(
     return pd.DataFrame(rows)
 
 
-def round_points(store: Store, hw: HardwareProfile, run_id: str | None = None) -> pd.DataFrame:
+def round_points(table: pd.DataFrame, measured: Measurements, hw: HardwareProfile) -> pd.DataFrame:
     """Quality and cost of each model at round 0 (baseline) and at its last refined round."""
-    table = model_table(store, hw, run_id)
-    rounds = cost_by_round(store, run_id)
+    rounds = measured.rounds
     points = []
     for m in table.itertuples():
         per_model = rounds[rounds.model == m.model]

@@ -46,3 +46,18 @@ def settings():
 
 def store() -> Store:
     return session.store()
+
+
+@st.cache_data(ttl=15, show_spinner="Reading measurements…")
+def tradeoff_measurements(db: str, run_id: str | None):
+    """The Trade-offs page's SQL aggregates; cached briefly so moving a weight slider only
+    re-ranks in memory instead of querying again. Keyed on the DB path and the run."""
+    from core.aggregates import improvement_by_rounds, performance
+    from core.tradeoffs import measure
+
+    store = session.store()
+    return (
+        measure(store, run_id),
+        performance(store, run_id, by_category=True),
+        improvement_by_rounds(store),
+    )

@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from core.aggregates import improvement_by_rounds, performance
 from core.errors import PerficsError
 from core.perfics import COST_BASES, PRESETS, Weights, rank
 from core.plots import category_improvement, tradeoff_scatter
@@ -45,9 +44,12 @@ basis = c4.radio("Cost basis", COST_BASES, key="trade_basis")
 try:
     weights = Weights(wp, wr, wc, basis)
     hw = hardware()
-    table = model_table(store, hw, run_id)
+    measured, per_category, by_rounds = resources.tradeoff_measurements(
+        str(resources.settings().db), run_id
+    )
+    table = model_table(store, hw, run_id, measured=measured)
     ranked = rank(table, weights)
-    points = round_points(store, hw, run_id)
+    points = round_points(table, measured, hw)
 except PerficsError as exc:
     st.error(str(exc))
     st.stop()
@@ -110,7 +112,7 @@ st.caption(
 left, right = st.columns(2)
 with left:
     st.subheader("Improvement by category")
-    per_category = performance(store, run_id, by_category=True)
+    per_category = per_category.copy()
     per_category["improvement_pct"] = (
         (per_category.refined_score - per_category.baseline_score)
         / per_category.baseline_score
@@ -119,4 +121,4 @@ with left:
     st.plotly_chart(category_improvement(per_category), key="trade_categories")
 with right:
     st.subheader("Improvement by rounds")
-    st.plotly_chart(rounds_chart(improvement_by_rounds(store)), key="trade_rounds")
+    st.plotly_chart(rounds_chart(by_rounds), key="trade_rounds")
