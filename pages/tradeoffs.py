@@ -121,4 +121,5 @@ with left:
     st.plotly_chart(category_improvement(per_category), key="trade_categories")
 with right:
     st.subheader("Improvement by rounds")
+    st.caption("Across all benchmark runs, by each run's rounds setting.")
     st.plotly_chart(rounds_chart(by_rounds), key="trade_rounds")

@@ -81,17 +81,21 @@ def test_human_outcome_maps_sides_back_to_the_pair():
 
 
 def test_judge_agreement_and_kappa():
-    candidates = pd.DataFrame({
-        "pair_key": ["p1", "p2", "p3", "p4"],
-        "first_label": ["x", "x", "x", "x"],
-        "judge_outcome": ["first", "second", "tie", "first"],
-    })
-    agree = pd.DataFrame({
-        "pair_key": ["p1", "p2", "p3", "p4"],
-        "left_label": ["x", "y", "x", "y"],
-        "right_label": ["y", "x", "y", "x"],
-        "vote": ["left", "left", "tie", "right"],
-    })
+    candidates = pd.DataFrame(
+        {
+            "pair_key": ["p1", "p2", "p3", "p4"],
+            "first_label": ["x", "x", "x", "x"],
+            "judge_outcome": ["first", "second", "tie", "first"],
+        }
+    )
+    agree = pd.DataFrame(
+        {
+            "pair_key": ["p1", "p2", "p3", "p4"],
+            "left_label": ["x", "y", "x", "y"],
+            "right_label": ["y", "x", "y", "x"],
+            "vote": ["left", "left", "tie", "right"],
+        }
+    )
     result = judge_agreement(candidates, agree)
     assert result == {"pairs": 4, "agreement": 1.0, "cohen_kappa": 1.0}
     disagree = agree.assign(vote=["right", "right", "tie", "left"])

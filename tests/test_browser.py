@@ -13,6 +13,7 @@ from core.runner import create_run, execute
 from core.store import Store
 from tests.conftest import ROOT, SMOLLM2, chromium_path
 from tests.test_runner import _pool, _spec
+from tests.test_tradeoff_pages import make_contrasting_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_model]
 
@@ -40,6 +41,7 @@ def app_url(tmp_path):
     # A finished benchmark run (fake models) for the arena to draw pairs from.
     store = Store(db)
     execute(store, create_run(store, _spec(limit=2), "fake"), _pool())
+    make_contrasting_run(store)  # quality and cost disagree, so weights change the ranking
     env = {**os.environ, "PERFICS_DB": str(db)}
     proc = subprocess.Popen(
         [
@@ -112,6 +114,18 @@ def test_models_page_shows_default_model_and_generates(app_url):
                 # Past its heading, each column holds a non-empty answer.
                 assert len(column.inner_text().split()) > 3, column.inner_text()
             page.screenshot(path=str(ROOT / "data" / "browser-refine.png"), full_page=True)
+
+            page.get_by_role("link", name="Trade-offs").click()
+            expect(page.get_by_role("heading", name="Trade-offs")).to_be_visible(timeout=30_000)
+            page.get_by_test_id("stSelectbox").first.click()  # the data picker
+            page.get_by_role("option", name="builtin · slow-good,fast-poor", exact=False).click()
+            top_model = page.get_by_test_id("stDataFrame").locator("#glide-cell-1-0")
+            expect(top_model).to_have_text("slow-good", timeout=30_000)
+            performance = page.get_by_role("slider", name="Performance weight")
+            performance.focus()
+            performance.press("Home")  # performance weight to 0: cost alone decides
+            expect(top_model).to_have_text("fast-poor", timeout=30_000)
+            page.screenshot(path=str(ROOT / "data" / "browser-tradeoffs.png"), full_page=True)
 
             page.get_by_role("link", name="Arena").click()
             expect(page.get_by_role("heading", name="Arena")).to_be_visible(timeout=30_000)

@@ -56,17 +56,18 @@ def test_bounded(w, p, g, c):
     assert -1.0 - 1e-12 <= perfics(p, g, c, w) <= 1.0 + 1e-12
 
 
-@given(st.lists(st.tuples(unit, unit, cost), min_size=1, max_size=8),
-       st.floats(0.01, 5), bases)
+@given(st.lists(st.tuples(unit, unit, cost), min_size=1, max_size=8), st.floats(0.01, 5), bases)
 def test_zero_refinement_and_cost_weights_rank_by_refined_performance(models, wp, basis):
     w = Weights(wp, 0.0, 0.0, basis)
     column = {"memory": "memory_gb", "latency": "seconds_per_answer", "money": "money_per_1000"}
-    df = pd.DataFrame({
-        "model": [f"m{i}" for i in range(len(models))],
-        "performance": [m[0] for m in models],
-        "baseline_performance": [m[1] for m in models],
-        column[basis]: [m[2] for m in models],
-    })
+    df = pd.DataFrame(
+        {
+            "model": [f"m{i}" for i in range(len(models))],
+            "performance": [m[0] for m in models],
+            "baseline_performance": [m[1] for m in models],
+            column[basis]: [m[2] for m in models],
+        }
+    )
     ranked = rank(df, w)
     assert list(ranked.performance) == sorted(df.performance, reverse=True)
     for r in ranked.itertuples():
@@ -114,9 +115,12 @@ def test_pareto_points_are_not_dominated_and_others_are(points):
     front = pareto_front(quality, costs)
     assert any(front)
     for i, on in enumerate(front):
-        dominated = any(quality[j] >= quality[i] and costs[j] <= costs[i]
-                        and (quality[j] > quality[i] or costs[j] < costs[i])
-                        for j in range(len(points)))
+        dominated = any(
+            quality[j] >= quality[i]
+            and costs[j] <= costs[i]
+            and (quality[j] > quality[i] or costs[j] < costs[i])
+            for j in range(len(points))
+        )
         assert on == (not dominated)
 
 
@@ -127,8 +131,9 @@ def test_break_even_hand_worked_gpt4_example():
     assert gpt4.per_request(2000, 1000) == pytest.approx(0.12)
     # A box bought for $8,820 over 3 years costs $245 a month. One 10 s answer at 100 W uses
     # 1,000 J = 1/3600 kWh, which at $0.36/kWh is $0.0001.
-    box = HardwareProfile("box", purchase_price=8820, lifetime_years=3, watts=100,
-                          electricity_per_kwh=0.36)
+    box = HardwareProfile(
+        "box", purchase_price=8820, lifetime_years=3, watts=100, electricity_per_kwh=0.36
+    )
     answer = AnswerCost(seconds=10, prompt_tokens=2000, completion_tokens=1000, samples=1)
     assert box.fixed_per_month == pytest.approx(245.0)
     assert answer.seconds * box.variable_per_second == pytest.approx(0.0001)
@@ -137,7 +142,8 @@ def test_break_even_hand_worked_gpt4_example():
     assert crossing == pytest.approx(245 / 0.1199)
     assert round(crossing) == 2043
     assert monthly_local(box, answer, crossing) == pytest.approx(
-        monthly_api(gpt4, crossing, 2000, 1000))
+        monthly_api(gpt4, crossing, 2000, 1000)
+    )
 
 
 def test_break_even_edge_cases():

@@ -14,10 +14,12 @@ from core.runner import RunSpec, create_run, execute
 from tests.conftest import ROOT, run_cli
 
 APP = str(ROOT / "app.py")
-SLOW_GOOD = FAKE_INFO.__class__(**{**FAKE_INFO.__dict__, "name": "slow-good",
-                                   "sha256": "a" * 64, "file_size": 900_000_000})
-FAST_POOR = FAKE_INFO.__class__(**{**FAKE_INFO.__dict__, "name": "fast-poor",
-                                   "sha256": "b" * 64, "file_size": 100_000_000})
+SLOW_GOOD = FAKE_INFO.__class__(
+    **{**FAKE_INFO.__dict__, "name": "slow-good", "sha256": "a" * 64, "file_size": 900_000_000}
+)
+FAST_POOR = FAKE_INFO.__class__(
+    **{**FAKE_INFO.__dict__, "name": "fast-poor", "sha256": "b" * 64, "file_size": 100_000_000}
+)
 JUDGE = FAKE_INFO.__class__(**{**FAKE_INFO.__dict__, "name": "judge", "sha256": "c" * 64})
 
 
@@ -35,19 +37,28 @@ def _answers(text: str):
     return respond
 
 
-@pytest.fixture
-def contrasting_run():
+def make_contrasting_run(store) -> str:
     backends = {
         "slow-good": FakeBackend(info=SLOW_GOOD, responder=_answers("a thorough answer " * 40)),
         "fast-poor": FakeBackend(info=FAST_POOR, responder=_answers("meh")),
         "judge": FakeBackend(info=JUDGE, responder=_judge),
     }
-    store = session.store()
-    spec = RunSpec(suite="builtin", models=(SLOW_GOOD, FAST_POOR), rounds=1, judge=JUDGE,
-                   limit=4, settings=SamplerSettings(max_tokens=200))
+    spec = RunSpec(
+        suite="builtin",
+        models=(SLOW_GOOD, FAST_POOR),
+        rounds=1,
+        judge=JUDGE,
+        limit=4,
+        settings=SamplerSettings(max_tokens=200),
+    )
     run_id = create_run(store, spec, "fake")
     execute(store, run_id, backends.__getitem__)
     return run_id
+
+
+@pytest.fixture
+def contrasting_run():
+    return make_contrasting_run(session.store())
 
 
 @pytest.fixture(autouse=True)
@@ -112,12 +123,22 @@ def test_costs_page_rejects_a_bad_profile(contrasting_run):
 
 
 def test_cli_rank(contrasting_run):
-    out = json.loads(run_cli("rank", "--weights", "1,0,0", "--cost-basis", "latency",
-                             "--json").stdout)
+    out = json.loads(
+        run_cli("rank", "--weights", "1,0,0", "--cost-basis", "latency", "--json").stdout
+    )
     assert [m["model"] for m in out["models"]] == ["slow-good", "fast-poor"]
     first = out["models"][0]
-    for key in ("performance", "gain", "cost", "perfics", "rank", "on_pareto",
-                "seconds_per_answer", "memory_gb", "money_per_1000"):
+    for key in (
+        "performance",
+        "gain",
+        "cost",
+        "perfics",
+        "rank",
+        "on_pareto",
+        "seconds_per_answer",
+        "memory_gb",
+        "money_per_1000",
+    ):
         assert key in first
     assert first["performance"] == pytest.approx((9 - 1) / 9)
     cheap = json.loads(run_cli("rank", "--weights", "0,0,1", "--json").stdout)
