@@ -5,6 +5,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
 from core.models import discover, resolve
 
@@ -22,7 +24,20 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("PERFICS_MODELS_DIR", str(MODELS_DIR))
     monkeypatch.setenv("PERFICS_THREADS", "2")
     monkeypatch.delenv("PERFICS_BACKEND", raising=False)
+    # Streamlit's caches live for the whole process; a test must not see another's models.
+    st.cache_data.clear()
+    st.cache_resource.clear()
     return tmp_path
+
+
+def open_page(path: str | None = None) -> AppTest:
+    """The dashboard in AppTest, switched to `path` (the default page when None)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    if path:
+        at.switch_page(path).run()
+    assert not at.exception, at.exception
+    return at
 
 
 @pytest.fixture(scope="session")

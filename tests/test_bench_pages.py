@@ -3,31 +3,17 @@
 import time
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from core import session
 from core.arena import votes
 from core.runner import create_run, execute, overview
-from tests.conftest import ROOT
+from tests.conftest import open_page
 from tests.test_runner import _pool, _spec
-
-APP = str(ROOT / "app.py")
 
 
 @pytest.fixture(autouse=True)
 def fake_mode(monkeypatch):
     monkeypatch.setenv("PERFICS_BACKEND", "fake")
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-def _page(path: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page(path).run()
-    assert not at.exception, at.exception
-    return at
 
 
 @pytest.fixture
@@ -39,7 +25,7 @@ def finished_run():
 
 
 def test_benchmarks_page_starts_a_background_run_that_finishes():
-    at = _page("pages/benchmarks.py")
+    at = open_page("pages/benchmarks.py")
     assert "builtin" in list(at.dataframe[0].value.name)
     at.number_input(key="bench_limit").set_value(2)
     at.number_input(key="bench_rounds").set_value(1)
@@ -61,7 +47,7 @@ def test_benchmarks_page_starts_a_background_run_that_finishes():
 
 
 def test_bad_run_request_shows_an_error():
-    at = _page("pages/benchmarks.py")
+    at = open_page("pages/benchmarks.py")
     at.multiselect(key="bench_models").set_value([])
     at.button(key="FormSubmitter:bench_new-Start run").click()
     at.run()
@@ -69,7 +55,7 @@ def test_bad_run_request_shows_an_error():
 
 
 def test_results_page_shows_scores_with_intervals_and_drill_down(finished_run):
-    at = _page("pages/results.py")
+    at = open_page("pages/results.py")
     table = at.dataframe[0].value
     assert set(table.model) == {"fake-echo", "fake-two"}
     assert "all" in set(table.category)
@@ -81,7 +67,7 @@ def test_results_page_shows_scores_with_intervals_and_drill_down(finished_run):
 
 
 def test_arena_vote_is_stored_and_rated(finished_run):
-    at = _page("pages/arena.py")
+    at = open_page("pages/arena.py")
     at.radio(key="arena_mode").set_value("model_vs_model").run()
     assert "**A**" in [m.value for m in at.markdown]
     at.button(key="arena_vote_left").click().run()
@@ -95,5 +81,5 @@ def test_arena_vote_is_stored_and_rated(finished_run):
 
 def test_pages_explain_when_there_are_no_runs():
     for path in ("pages/results.py", "pages/arena.py"):
-        at = _page(path)
+        at = open_page(path)
         assert "No benchmark runs yet" in at.info[0].value

@@ -6,17 +6,8 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, SMOLLM2
+from tests.conftest import SMOLLM2, open_page
 from tests.test_store import _hold_lock
-
-APP = str(ROOT / "app.py")
-
-
-def _app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _generate(at: AppTest, prompt: str, temperature: float = 0.0) -> AppTest:
@@ -39,7 +30,7 @@ def _stored_texts() -> list[str]:
 
 def test_models_page_lists_models_and_generates_with_fake_backend(monkeypatch):
     monkeypatch.setenv("PERFICS_BACKEND", "fake")
-    at = _app()
+    at = open_page()
     assert at.title[0].value == "Models"
     names = list(at.dataframe[0].value["name"])
     assert SMOLLM2 in names and "fake-echo" in names
@@ -53,7 +44,7 @@ def test_models_page_lists_models_and_generates_with_fake_backend(monkeypatch):
 
 @pytest.mark.real_model
 def test_models_page_generates_with_smollm2():
-    at = _generate(_app(), "What is the capital of France? Answer in one sentence.")
+    at = _generate(open_page(), "What is the capital of France? Answer in one sentence.")
     assert not at.error
     assert any("Paris" in md.value for md in at.markdown)
     assert "Tokens/s" in {m.label for m in at.metric}
@@ -62,7 +53,7 @@ def test_models_page_generates_with_smollm2():
 
 def test_empty_prompt_shows_an_error_and_stores_nothing(monkeypatch):
     monkeypatch.setenv("PERFICS_BACKEND", "fake")
-    at = _generate(_app(), "   ")
+    at = _generate(open_page(), "   ")
     assert "prompt is empty" in at.error[0].value
     assert not at.metric
     assert _stored_texts() == []
@@ -70,7 +61,7 @@ def test_empty_prompt_shows_an_error_and_stores_nothing(monkeypatch):
 
 def test_broken_model_files_are_listed_with_reasons(monkeypatch, models_dir_with_junk):
     monkeypatch.setenv("PERFICS_MODELS_DIR", str(models_dir_with_junk))
-    at = _app()
+    at = open_page()
     table = at.dataframe[0].value.set_index("name")
     assert not table.loc["truncated-body", "usable"]
     assert "file bounds" in table.loc["truncated-body", "reason"]
@@ -79,7 +70,7 @@ def test_broken_model_files_are_listed_with_reasons(monkeypatch, models_dir_with
 
 def test_empty_models_folder_explains_what_to_do(monkeypatch, tmp_path):
     monkeypatch.setenv("PERFICS_MODELS_DIR", str(tmp_path / "empty"))
-    at = _app()
+    at = open_page()
     assert "No .gguf files found" in at.warning[0].value
     assert not at.dataframe
 
@@ -92,7 +83,7 @@ def test_locked_database_shows_an_error_without_crashing(monkeypatch):
     duckdb.connect(db).close()
     holder = _hold_lock(db, 60)
     try:
-        at = _generate(_app(), "Hello?")
+        at = _generate(open_page(), "Hello?")
     finally:
         holder.kill()
         holder.wait()

@@ -1,32 +1,13 @@
 """AppTest for the Refine page: live run, compare mode, history reload and failures."""
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core import session
 from core.fake_backend import FakeBackend
 from core.store import Store
-from tests.conftest import ROOT, SMOLLM2
+from tests.conftest import SMOLLM2, open_page
 from tests.test_refine import scripted
-
-APP = str(ROOT / "app.py")
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-
-
-def _refine_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    at.switch_page("pages/refine.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _submit(at: AppTest, prompt="Tell me a fact.", rounds=2, compare=False) -> AppTest:
@@ -54,7 +35,7 @@ def scripted_fake(monkeypatch):
 
 
 def test_live_refinement_fills_both_columns_and_is_stored(scripted_fake):
-    at = _submit(_refine_page())
+    at = _submit(open_page("pages/refine.py"))
     texts = _texts(at)
     assert "**Baseline**" in texts and "**Refined**" in texts
     assert "first answer" in texts and "better answer 2" in texts
@@ -75,8 +56,8 @@ def test_live_refinement_fills_both_columns_and_is_stored(scripted_fake):
 
 
 def test_history_survives_a_restart(scripted_fake):
-    _submit(_refine_page(), prompt="Remember me.")
-    at = _refine_page()  # a new session, as after restarting the app
+    _submit(open_page("pages/refine.py"), prompt="Remember me.")
+    at = open_page("pages/refine.py")  # a new session, as after restarting the app
     pick = at.selectbox(key="refine_history_pick")
     assert "Remember me." in pick.options[0]
     at.button(key="refine_history_open").click().run()
@@ -86,14 +67,14 @@ def test_history_survives_a_restart(scripted_fake):
 
 def test_compare_mode_runs_both_models(monkeypatch):
     monkeypatch.setenv("PERFICS_BACKEND", "fake")
-    at = _submit(_refine_page(), rounds=1, compare=True)
+    at = _submit(open_page("pages/refine.py"), rounds=1, compare=True)
     headings = [t for t in _texts(at) if t.startswith("#### ")]
     assert len(headings) == 2
     assert len(session.store().list_runs("refine")) == 2
 
 
 def test_empty_prompt_shows_error(scripted_fake):
-    at = _submit(_refine_page(), prompt="   ")
+    at = _submit(open_page("pages/refine.py"), prompt="   ")
     assert "prompt is empty" in at.error[0].value
     assert session.store().list_runs("refine").empty
 
@@ -105,7 +86,7 @@ def test_backend_error_in_round_two_shows_kept_steps(monkeypatch):
         "open_backend",
         lambda info, cfg=None: FakeBackend(info=info, responder=scripted(), fail_on_call=5),
     )
-    at = _submit(_refine_page())
+    at = _submit(open_page("pages/refine.py"))
     errors = [e.value for e in at.error]
     assert any("fake backend failure" in e for e in errors)
     assert any("Run failed" in e and "4 finished step(s) were kept" in e for e in errors)
@@ -114,7 +95,7 @@ def test_backend_error_in_round_two_shows_kept_steps(monkeypatch):
 
 @pytest.mark.real_model
 def test_refine_page_with_smollm2():
-    at = _submit(_refine_page(), prompt="Name two uses of salt.", rounds=1)
+    at = _submit(open_page("pages/refine.py"), prompt="Name two uses of salt.", rounds=1)
     assert not at.error
     store = Store(session.settings().db)
     (run_id,) = store.list_runs("refine").id

@@ -4,16 +4,14 @@ one model answers well but slowly, the other badly but fast."""
 import json
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core import session
 from core.fake_backend import FAKE_INFO, FakeBackend
 from core.records import SamplerSettings
 from core.runner import RunSpec, create_run, execute
-from tests.conftest import ROOT, run_cli
+from tests.conftest import open_page, run_cli
 
-APP = str(ROOT / "app.py")
 SLOW_GOOD = FAKE_INFO.__class__(
     **{**FAKE_INFO.__dict__, "name": "slow-good", "sha256": "a" * 64, "file_size": 900_000_000}
 )
@@ -61,26 +59,12 @@ def contrasting_run():
     return make_contrasting_run(session.store())
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
-
-def _page(path: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page(path).run()
-    assert not at.exception, at.exception
-    return at
-
-
 def _order(at: AppTest) -> list[str]:
     return list(at.dataframe[0].value.model)
 
 
 def test_tradeoffs_page_reranks_when_weights_move(contrasting_run):
-    at = _page("pages/tradeoffs.py")
+    at = open_page("pages/tradeoffs.py")
     at.radio(key="trade_basis").set_value("latency").run()
     assert len(at.get("plotly_chart")) == 3
     at.slider(key="trade_wr").set_value(0.0).run()
@@ -94,19 +78,19 @@ def test_tradeoffs_page_reranks_when_weights_move(contrasting_run):
 
 
 def test_tradeoffs_preset_sets_the_weights(contrasting_run):
-    at = _page("pages/tradeoffs.py")
+    at = open_page("pages/tradeoffs.py")
     at.selectbox(key="trade_preset").set_value("quality-coding").run()
     assert at.slider(key="trade_wp").value == 2.0 and at.radio(key="trade_basis").value == "money"
     assert not at.exception and len(at.dataframe[0].value) == 2
 
 
 def test_tradeoffs_page_without_data_says_what_to_do():
-    at = _page("pages/tradeoffs.py")
+    at = open_page("pages/tradeoffs.py")
     assert "Nothing to compare yet" in at.info[0].value
 
 
 def test_costs_page_shows_break_even(contrasting_run):
-    at = _page("pages/costs.py")
+    at = open_page("pages/costs.py")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Break-even"].endswith("requests/month")
     assert len(at.get("plotly_chart")) == 1
@@ -116,7 +100,7 @@ def test_costs_page_shows_break_even(contrasting_run):
 
 
 def test_costs_page_rejects_a_bad_profile(contrasting_run):
-    at = _page("pages/costs.py")
+    at = open_page("pages/costs.py")
     at.number_input(key="costs_years_This laptop (owned)").set_value(0.25).run()
     assert not at.error
     assert any("Fixed 500.00 per month" in c.value for c in at.caption)
