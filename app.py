@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core import session
+from core.errors import PerficsError
 from pages import resources
 
 st.set_page_config(page_title="PeRFICS Studio", layout="wide")
@@ -19,8 +20,13 @@ navigation = st.navigation(
     ]
 )
 
-with st.sidebar:
+try:
     cfg = session.settings()
+except PerficsError as exc:  # a bad PERFICS_* variable
+    st.error(str(exc))
+    st.stop()
+
+with st.sidebar:
     st.caption("PeRFICS Studio · offline")
     st.caption(f"Models folder: `{cfg.models_dir}`")
     st.caption(f"Results DB: `{cfg.db}`")
@@ -29,4 +35,9 @@ with st.sidebar:
     if st.button("Rescan models", help="Pick up .gguf files added to the models folder"):
         resources.rescan()
 
-navigation.run()
+try:
+    navigation.run()
+except PerficsError as exc:
+    # The last line of defence: a domain error no page caught (say, a database locked by
+    # another process for longer than the wait) is shown, not dumped as a traceback.
+    st.error(str(exc))

@@ -7,29 +7,33 @@ import pandas as pd
 
 from core.store import Store
 
-# Seconds and tokens per answer, up to and including each refinement round. Round 0 is the
-# baseline alone; round k adds the critique, verdict and rewrite of rounds 1..k.
+# Seconds and tokens per finished answer: round 0 is the baseline step alone; the second row
+# per model is the whole answer, every refinement round included, labelled with the deepest
+# round reached. Averaging whole answers keeps items that stopped early in the mean.
 COST_BY_ROUND_SQL = """
 WITH per_item AS (
-    SELECT model_name, run_id, item_key, coalesce(round, 0) AS round,
-           sum(total_s) AS seconds, sum(prompt_tokens) AS prompt_tokens,
-           sum(completion_tokens) AS completion_tokens
-    FROM generations
-    WHERE item_key IS NOT NULL AND (CAST(? AS VARCHAR) IS NULL OR run_id = ?)
+    SELECT g.model_name, g.run_id, g.item_key,
+           max(coalesce(g.round, 0)) AS last_round,
+           sum(g.total_s) FILTER (WHERE g.kind = 'baseline') AS base_seconds,
+           sum(g.prompt_tokens) FILTER (WHERE g.kind = 'baseline') AS base_prompt_tokens,
+           sum(g.completion_tokens) FILTER (WHERE g.kind = 'baseline') AS base_tokens,
+           sum(g.total_s) AS seconds, sum(g.prompt_tokens) AS prompt_tokens,
+           sum(g.completion_tokens) AS completion_tokens
+    FROM generations g
+    JOIN run_items i ON i.run_id = g.run_id AND i.item_key = g.item_key AND i.status = 'done'
+    WHERE CAST(? AS VARCHAR) IS NULL OR g.run_id = ?
     GROUP BY ALL
-), cumulative AS (
-    SELECT model_name, item_key, run_id, round,
-           sum(seconds) OVER w AS seconds,
-           sum(prompt_tokens) OVER w AS prompt_tokens,
-           sum(completion_tokens) OVER w AS completion_tokens
-    FROM per_item
-    WINDOW w AS (PARTITION BY run_id, item_key ORDER BY round
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
-SELECT model_name AS model, round, count(*) AS answers,
-       avg(seconds) AS seconds_per_answer, avg(prompt_tokens) AS prompt_tokens_per_answer,
-       avg(completion_tokens) AS completion_tokens_per_answer
-FROM cumulative GROUP BY ALL ORDER BY model, round
+SELECT model_name AS model, 0 AS round, count(*) AS answers,
+       avg(base_seconds) AS seconds_per_answer,
+       avg(base_prompt_tokens) AS prompt_tokens_per_answer,
+       avg(base_tokens) AS completion_tokens_per_answer
+FROM per_item GROUP BY ALL
+UNION ALL
+SELECT model_name, max(last_round), count(*), avg(seconds), avg(prompt_tokens),
+       avg(completion_tokens)
+FROM per_item GROUP BY model_name HAVING max(last_round) > 0
+ORDER BY model, round
 """
 
 ENGINE_SQL = """

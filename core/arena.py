@@ -104,11 +104,17 @@ def record_vote(store, run_id: str, pair: ArenaPair, vote: str) -> None:
         )
 
 
-def votes(store, run_id: str) -> pd.DataFrame:
+MODE_PREFIX = {"baseline_vs_refined": "answer:", "model_vs_model": "pair:"}
+
+
+def votes(store, run_id: str, mode: str | None = None) -> pd.DataFrame:
+    """Votes of a run, oldest first; only one mode's pairs when mode is given, since ratings
+    of baseline-vs-refined and model-vs-model answers are not on one scale."""
+    prefix = MODE_PREFIX[mode] if mode else ""
     return store.query_df(
         "SELECT pair_key, left_label, right_label, vote, created_at FROM votes "
-        "WHERE run_id = ? ORDER BY created_at",
-        [run_id],
+        "WHERE run_id = ? AND starts_with(pair_key, ?) ORDER BY created_at",
+        [run_id, prefix],
     )
 
 

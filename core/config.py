@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import InvalidRequest
 
 
 def _default_threads() -> int:
@@ -31,4 +33,11 @@ class Settings(BaseSettings):
 
 def get_settings() -> Settings:
     """Fresh settings each call, so a changed environment (tests, a new shell) takes effect."""
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"PERFICS_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise InvalidRequest(f"Invalid setting: {problems}") from None

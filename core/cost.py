@@ -35,8 +35,11 @@ class HardwareProfile:
 
     @property
     def fixed_per_month(self) -> float:
-        """Money owed each month whether or not the machine answers anything."""
-        return self.purchase_price / (self.lifetime_years * 12)
+        """Money owed each month whether or not the machine answers anything: the purchase
+        spread over its lifetime, and rent for a machine kept running all month."""
+        return (
+            self.purchase_price / (self.lifetime_years * 12) + self.cost_per_hour * HOURS_PER_MONTH
+        )
 
     @property
     def energy_cost_per_second(self) -> float:
@@ -44,8 +47,19 @@ class HardwareProfile:
 
     @property
     def variable_per_second(self) -> float:
-        """Money per second of inference: rent plus electricity."""
-        return self.cost_per_hour / 3600 + self.energy_cost_per_second
+        """Money that each extra second of inference adds: the electricity it draws."""
+        return self.energy_cost_per_second
+
+    @property
+    def busy_cost_per_second(self) -> float:
+        """Everything one second of the machine costs when it is busy all the time: rent, the
+        purchase spread over its lifetime in seconds, and electricity."""
+        lifetime_s = self.lifetime_years * 365.25 * 86400
+        return (
+            self.cost_per_hour / 3600
+            + self.purchase_price / lifetime_s
+            + self.energy_cost_per_second
+        )
 
 
 @dataclass(frozen=True)
@@ -92,13 +106,9 @@ class AnswerCost:
     completion_tokens: float
     samples: int
 
-    def money_per_1000(self, hw: HardwareProfile, requests_per_month: float | None = None) -> float:
-        """Variable cost of 1,000 answers, plus their share of the fixed monthly cost when a
-        monthly volume is given."""
-        variable = self.seconds * 1000 * hw.variable_per_second
-        if requests_per_month:
-            variable += hw.fixed_per_month * 1000 / requests_per_month
-        return variable
+    def money_per_1000(self, hw: HardwareProfile) -> float:
+        """What 1,000 answers cost on a machine kept busy: the cost basis PeRFICS ranks by."""
+        return self.seconds * 1000 * hw.busy_cost_per_second
 
     def energy_kwh_per_1000(self, hw: HardwareProfile) -> float:
         return self.seconds * 1000 * hw.watts / 3.6e6

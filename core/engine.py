@@ -86,7 +86,6 @@ class LlamaBackend:
         self.version = llama_cpp_version()
         context = min(n_ctx, info.context_length or n_ctx)
         self._rss_before_load = psutil.Process().memory_info().rss
-        self.memory_mb: float | None = None
         try:
             self.llm = Llama(
                 model_path=str(info.path),
@@ -105,9 +104,20 @@ class LlamaBackend:
                 reason = str(meta_exc)
             raise UnusableModel(str(info.path), reason) from exc
         self.n_ctx = self.llm.n_ctx()
+        self.memory_mb = self._measure_footprint()
         self._formatter = self._chat_formatter()
         self._grammars: dict[str, object] = {}
         self._instrument()
+
+    def _measure_footprint(self) -> float:
+        """Resident memory this model added, measured right after loading and evaluating one
+        token (which pages in every layer's weights), so models loaded later or alongside do
+        not count towards it."""
+        token = self.llm.token_bos() if self.llm.token_bos() != -1 else self.llm.token_eos()
+        self.llm.eval([token])
+        grown = psutil.Process().memory_info().rss - self._rss_before_load
+        self.llm.reset()
+        return max(0.0, grown / 2**20)
 
     def _chat_formatter(self):
         template = self.llm.metadata.get("tokenizer.chat_template")
@@ -237,9 +247,6 @@ class LlamaBackend:
             end = time.perf_counter()
             evaluated = self._evaluated[0] if self._evaluated else 0
             sampled = list(self._sampled)
-        if self.memory_mb is None:
-            grown = psutil.Process().memory_info().rss - self._rss_before_load
-            self.memory_mb = max(0.0, grown / 2**20)
         produced, decode_tps = self._decode_stats(sampled)
         first_token_at = sampled[0][0] if sampled else end
         return Generation(

@@ -93,7 +93,9 @@ class FakeBackend:
                 break
             reused += 1
         full = self._answer(prompt, settings)
-        text, finish = self._truncate(full, settings)
+        # Like the engine, never generate past the context.
+        room = (self.info.context_length or 512) - len(tokens)
+        text, finish = self._truncate(full, settings, min(settings.max_tokens, room))
         # Like a KV cache, remember the prompt and the answer that followed it.
         self._cached_tokens = tokens + _words(text)
         for word in text.split(" "):
@@ -132,7 +134,7 @@ class FakeBackend:
         return f"Answer {digest[:8]} to: " + " ".join(_words(prompt)[-12:])
 
     @staticmethod
-    def _truncate(text: str, settings: SamplerSettings) -> tuple[str, str]:
+    def _truncate(text: str, settings: SamplerSettings, max_tokens: int) -> tuple[str, str]:
         cut = len(text)
         for stop in settings.stop:
             at = text.find(stop)
@@ -141,7 +143,7 @@ class FakeBackend:
         finish = "stop"
         text = text[:cut]
         words = text.split(" ")
-        if len([w for w in words if w]) > settings.max_tokens:
-            text = " ".join(words[: settings.max_tokens])
+        if len([w for w in words if w]) > max_tokens:
+            text = " ".join(words[:max_tokens])
             finish = "length"
         return text, finish

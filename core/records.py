@@ -71,8 +71,8 @@ class Generation:
     model_sha256: str
     llama_cpp_version: str
     prompt_format: str = "completion"
-    # Resident memory this model added to the process: RSS growth from just before loading
-    # to the end of its first generation (weights paged in, KV cache and buffers allocated).
+    # Resident memory this model added to the process: RSS growth from just before loading to
+    # just after a one-token warm-up (weights paged in, KV cache and buffers allocated).
     model_memory_mb: float | None = None
 
     @property

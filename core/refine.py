@@ -141,6 +141,13 @@ def refine(
                 f"step {kind} of round {round_no} was answered by {gen.model_name}, "
                 f"not the model the run started with"
             )
+        if (
+            kind != "baseline"
+            and gen.finish_reason == "length"
+            and (gen.completion_tokens < step_settings.max_tokens)
+        ):
+            # Cut short by the context, not by max_tokens: a stub, not an answer.
+            raise PromptTooLong(gen.prompt_tokens + gen.completion_tokens, gen.prompt_tokens)
         prefix = previous.prompt_tokens + previous.completion_tokens if previous else 0
         done = RefineStep(round_no, kind, gen.text.strip(), gen, prefix)
         steps.append(done)

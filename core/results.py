@@ -43,7 +43,8 @@ def _pair_outcome(row: Any, unchanged: bool = False) -> tuple[str | None, bool |
     """("first" | "second" | "tie", consistent) for one item's two judge orders."""
     if unchanged:
         return "tie", True  # identical answers are not sent to the judge
-    if row.verdict_ab is None or row.verdict_ba is None or pd.isna(row.verdict_ab):
+    # pandas gives NaN for a missing verdict; a failed order must not count as a win.
+    if pd.isna(row.verdict_ab) or pd.isna(row.verdict_ba):
         return None, None
     ab = Judgment("pair", "", "ok", verdict=row.verdict_ab, order_ab="AB")
     ba = Judgment("pair", "", "ok", verdict=row.verdict_ba, order_ab="BA")

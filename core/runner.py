@@ -8,6 +8,7 @@ interrupted unit left, so nothing is redone or duplicated.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from core.errors import GenerationFailed, InvalidRequest
 from core.judge import Judgment, grade, judge_pair
 from core.records import ModelInfo, SamplerSettings
 from core.refine import DEFAULT_ROUNDS, check_rounds, refine
+from core.session import pid_alive
 from core.store import Store
 from core.suites import BUILTIN_SUITE, Question, builtin_questions, check_reference
 from core.templates import DEFAULTS, PromptTemplate
@@ -92,7 +94,8 @@ def create_run(store: Store, spec: RunSpec, llama_cpp_version: str) -> str:
         "templates": {k: asdict(t) for k, t in spec.templates.items()},
         "llama_cpp_version": llama_cpp_version,
     }
-    return store.create_run("benchmark", config, pid=os.getpid())
+    # Queued until a process claims it in execute(), so a launcher never blocks its worker.
+    return store.create_run("benchmark", config, status="queued")
 
 
 def _units(config: dict) -> list[tuple[str, str, tuple]]:
@@ -216,13 +219,26 @@ def execute(
     if run["kind"] != "benchmark":
         raise InvalidRequest(f"Run {run_id} is a {run['kind']} run, not a benchmark.")
     config = run["config"]
-    store.mark_running(run_id, os.getpid())
+    store.claim_run(run_id, os.getpid(), pid_alive)
     questions = {q.id: q for q in store.suite_questions(config["suite"])}
+    missing = set(config["question_ids"]) - set(questions)
+    if missing:
+        raise InvalidRequest(
+            f"Suite {config['suite']!r} no longer has question(s) {sorted(missing)[:5]}; "
+            "this run cannot be resumed."
+        )
     settings = SamplerSettings(**{**config["settings"], "stop": tuple(config["settings"]["stop"])})
     templates = {k: PromptTemplate(**t) for k, t in config["templates"].items()}
     units = _units(config)
     done = store.done_items(run_id)
     todo = [u for u in units if u[0] not in done]
+    for entry in config["models"] + ([config["judge"]] if config["judge"] else []):
+        loaded = load(entry["name"]).info
+        if (loaded.name, loaded.sha256) != (entry["name"], entry["sha256"]):
+            raise InvalidRequest(
+                f"Model {entry['name']} is not the file this run started with "
+                f"(SHA-256 {entry['sha256'][:12]}…); restore it to resume the run."
+            )
     judge = load(config["judge"]["name"]) if config["judge"] else None
     finished, started = len(units) - len(todo), time.monotonic()
     if on_progress:
@@ -268,18 +284,16 @@ def progress(store: Store, run_id: str) -> tuple[int, int]:
 def overview(store: Store) -> pd.DataFrame:
     """Benchmark runs, newest first, with progress; a "running" run whose process is gone
     is shown as stale (resumable)."""
-    from core.session import pid_alive
-
     runs = store.list_benchmark_runs()
     if runs.empty:
-        return runs.assign(total=[], eta_s=[]).drop(columns=["pid"])
-    runs["total"] = [len(_units(store.get_run(r)["config"])) for r in runs.id]
+        return runs.assign(total=[], eta_s=[]).drop(columns=["pid", "config"])
+    runs["total"] = [len(_units(json.loads(c))) for c in runs.config]
     runs["eta_s"] = (runs.total - runs.items_done) * runs.seconds_per_item
     runs["status"] = [
         "stale (resumable)" if s == "running" and not pid_alive(p) else s
         for s, p in zip(runs.status, runs.pid, strict=True)
     ]
-    return runs.drop(columns=["pid"])
+    return runs.drop(columns=["pid", "config"])
 
 
 def launch(run_id: str, log_dir: Path) -> int:

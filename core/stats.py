@@ -64,12 +64,13 @@ def _bt_fit(n_items: int, wins: list[tuple[int, int]]) -> np.ndarray:
 
 def _as_wins(outcomes: Sequence[tuple[int, int, str]]) -> list[tuple[int, int]]:
     wins: list[tuple[int, int]] = []
+    # Decisive outcomes count twice so that a tie, one win each way, weighs half a win each.
     for left, right, outcome in outcomes:
         if outcome == "left":
-            wins.append((left, right))
+            wins += [(left, right)] * 2
         elif outcome == "right":
-            wins.append((right, left))
-        else:  # a tie is half a win each way
+            wins += [(right, left)] * 2
+        else:
             wins += [(left, right), (right, left)]
     return wins
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,22 +125,33 @@ class Store:
                 ],
             )
 
-    def create_run(self, kind: str, config: dict[str, Any], pid: int | None = None) -> str:
+    def create_run(self, kind: str, config: dict[str, Any], status: str = "running") -> str:
         run_id = uuid.uuid4().hex
         with self.connect() as con:
             con.execute(
-                "INSERT INTO runs (id, kind, status, config, created_at, pid) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [run_id, kind, "running", json.dumps(config), now(), pid],
+                "INSERT INTO runs (id, kind, status, config, created_at) VALUES (?, ?, ?, ?, ?)",
+                [run_id, kind, status, json.dumps(config), now()],
             )
         return run_id
 
-    def mark_running(self, run_id: str, pid: int) -> None:
+    def claim_run(self, run_id: str, pid: int, alive: Callable[[int], bool]) -> None:
+        """Mark the run as worked on by `pid`, unless another live process already is. One
+        transaction: DuckDB's single-writer lock makes the check and the claim atomic."""
         with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            rows = con.execute("SELECT status, pid FROM runs WHERE id = ?", [run_id]).fetchall()
+            if not rows:
+                con.execute("ROLLBACK")
+                raise StoreError(f"No run with id {run_id!r}")
+            status, owner = rows[0]
+            if status == "running" and owner and owner != pid and alive(owner):
+                con.execute("ROLLBACK")
+                raise StoreError(f"Run {run_id} is already being worked on by process {owner}.")
             con.execute(
                 "UPDATE runs SET status = 'running', error = NULL, pid = ? WHERE id = ?",
                 [pid, run_id],
             )
+            con.execute("COMMIT")
 
     # --- suites -------------------------------------------------------------------------------
 
@@ -149,6 +160,12 @@ class Store:
             exists = scalar(con, "SELECT count(*) FROM suites WHERE name = ?", [name])
             if exists and not replace:
                 raise StoreError(f"A suite named {name!r} exists already; choose another --name.")
+            used = scalar(con, "SELECT count(*) FROM runs WHERE config->>'suite' = ?", [name])
+            if exists and used:
+                raise StoreError(
+                    f"Suite {name!r} is used by {used} run(s); import under a new --name so "
+                    "their results keep the questions they were asked."
+                )
             con.execute("BEGIN TRANSACTION")
             con.execute("DELETE FROM questions WHERE suite = ?", [name])
             con.execute("DELETE FROM suites WHERE name = ?", [name])
@@ -351,7 +368,7 @@ class Store:
                    (SELECT count(*) FROM run_items i WHERE i.run_id = r.id) AS items_done,
                    (SELECT avg(i.seconds) FROM run_items i WHERE i.run_id = r.id)
                        AS seconds_per_item,
-                   r.error
+                   r.error, r.config
             FROM runs r WHERE r.kind = 'benchmark'
             ORDER BY r.created_at DESC LIMIT ?
             """,

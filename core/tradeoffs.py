@@ -52,7 +52,6 @@ def model_table(
     store: Store,
     hw: HardwareProfile,
     run_id: str | None = None,
-    requests_per_month: float | None = None,
     measured: Measurements | None = None,
 ) -> pd.DataFrame:
     m = measured or measure(store, run_id)
@@ -84,7 +83,7 @@ def model_table(
                 "tokens_per_answer": final.completion_tokens_per_answer,
                 "tokens_per_answer_baseline": first.completion_tokens_per_answer,
                 "prompt_tokens_per_answer": final.prompt_tokens_per_answer,
-                "money_per_1000": cost.money_per_1000(hw, requests_per_month),
+                "money_per_1000": cost.money_per_1000(hw),
                 "energy_kwh_per_1000": cost.energy_kwh_per_1000(hw),
                 "tokens_per_s": e.tokens_per_s,
                 "ttft_s": e.ttft_s,

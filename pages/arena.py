@@ -29,7 +29,7 @@ try:
         st.stop()
     mode = st.radio("Pairs", MODES, format_func=MODE_LABELS.get, horizontal=True, key="arena_mode")
     candidates = candidate_pairs(store, run_id, mode)
-    vote_rows = votes(store, run_id)
+    vote_rows = votes(store, run_id, mode)
 except PerficsError as exc:
     st.error(str(exc))
     st.stop()

@@ -97,7 +97,7 @@ if start:
 
 
 # Poll the store for progress only while some run is working.
-active = (overview(store).status == "running").any()
+active = overview(store).status.isin(["running", "queued"]).any()
 
 
 @st.fragment(run_every=2.0 if active else None)
@@ -133,7 +133,7 @@ def runs_panel() -> None:
         width="stretch",
         column_config={"progress": st.column_config.ProgressColumn(min_value=0, max_value=1)},
     )
-    resumable = runs[runs.status.isin(["stale (resumable)", "interrupted", "failed"])]
+    resumable = runs[runs.status.isin(["stale (resumable)", "interrupted", "failed", "queued"])]
     if len(resumable):
         pick = st.selectbox("Resume", list(resumable.id), key="bench_resume_pick")
         if st.button("Resume run", key="bench_resume"):

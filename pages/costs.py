@@ -49,8 +49,9 @@ except PerficsError as exc:
     st.error(str(exc))
     st.stop()
 st.caption(
-    f"Fixed {hw.fixed_per_month:,.2f} per month; {hw.variable_per_second * 3600:,.4f} "
-    "per hour of inference (rent and electricity)."
+    f"Fixed {hw.fixed_per_month:,.2f} per month (purchase over its lifetime, rent for a "
+    f"machine up all month); {hw.variable_per_second * 3600:,.4f} per hour of inference "
+    "(electricity)."
 )
 
 table = model_table(resources.store(), hw)
@@ -88,11 +89,10 @@ st.caption(
 )
 api = ApiPrice(api_preset.name, in_price, out_price, api_preset.as_of)
 seconds = row.seconds_per_answer if refined else row.seconds_per_answer_baseline
-tokens = row.tokens_per_answer if refined else row.tokens_per_answer_baseline
-# Local time scales with the output asked for, at this model's measured seconds per token.
-local = AnswerCost(
-    seconds * output_tokens / max(tokens, 1), prompt_tokens, output_tokens, int(row["items"])
-)
+# Scale to the requested output length by the length of the answer the user gets (the
+# baseline's), so refinement's extra steps stay in the cost.
+scale = output_tokens / max(row.tokens_per_answer_baseline, 1)
+local = AnswerCost(seconds * scale, prompt_tokens, output_tokens, int(row["items"]))
 crossing = break_even_requests(hw, local, api, prompt_tokens, output_tokens)
 top = max(10_000.0, (crossing or 0) * 2)
 volumes = list(np.linspace(0, top, 200))

@@ -57,12 +57,16 @@ def test_next_pair_is_seeded_skips_voted_pairs_and_shuffles_sides(judged_run):
 def test_votes_are_stored_and_rated(judged_run):
     store, run_id = judged_run
     pair = ArenaPair("pair:x", "Q?", "model-a", "a text", "model-b", "b text")
+    other_mode = ArenaPair("answer:y", "Q?", "m · baseline", "a", "m · refined", "b")
+    record_vote(store, run_id, other_mode, "left")
     for vote in ["left", "left", "left", "right", "tie", "both_bad"]:
         record_vote(store, run_id, pair, vote)
     with pytest.raises(InvalidRequest):
         record_vote(store, run_id, pair, "maybe")
-    rows = votes(store, run_id)
+    rows = votes(store, run_id, "model_vs_model")
     assert list(rows.vote) == ["left", "left", "left", "right", "tie", "both_bad"]
+    assert len(votes(store, run_id)) == 7
+    assert len(votes(store, run_id, "baseline_vs_refined")) == 1
     table = ratings(rows).set_index("answer")
     assert table.loc["model-a", "rating"] > table.loc["model-b", "rating"]
     assert table.loc["model-a", "votes"] == 6

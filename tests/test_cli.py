@@ -140,3 +140,9 @@ def test_locked_database_is_a_clear_error():
         holder.wait()
     assert result.returncode == 1 and "locked by another process" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_bad_setting_is_a_clear_error():
+    result = run_cli("models", env={"PERFICS_N_CTX": "lots"})
+    assert result.returncode == 1 and "Invalid setting: PERFICS_N_CTX" in result.stderr
+    assert "Traceback" not in result.stderr

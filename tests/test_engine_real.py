@@ -102,3 +102,10 @@ def test_loading_a_corrupt_file_raises_unusable_model(tmp_path):
         LlamaBackend(info)
     with pytest.raises(UnusableModel, match="truncated"):
         LlamaBackend(ModelInfo(name="x", path=bad, file_size=0, usable=False, reason="truncated"))
+
+
+def test_model_memory_footprint_is_measured_at_load(smollm2):
+    # Weights (98 MB) plus KV cache and buffers; far below the whole process's peak RSS.
+    assert 98 < smollm2.memory_mb < 2048
+    gen = smollm2.chat(QUESTION, GREEDY)
+    assert gen.model_memory_mb == smollm2.memory_mb

@@ -106,3 +106,36 @@ def test_mean_ci():
     single = mean_ci([7])
     assert (single.value, single.low, single.high, single.n) == (7, None, None, 1)
     assert mean_ci([1, 2, 3, 4, 5, 6]) == mean_ci([1, 2, 3, 4, 5, 6])
+
+
+def test_a_failed_second_order_does_not_become_a_win(tmp_path):
+    from core.fake_backend import FAKE_INFO
+    from core.results import item_table, run_results
+    from core.runner import RunSpec, create_run, execute
+    from core.store import Store
+
+    pair_calls = {"n": 0}
+
+    def judge(prompt: str) -> str:
+        if "Verdict" in prompt:
+            pair_calls["n"] += 1
+            return "Verdict: A" if pair_calls["n"] % 2 else "no verdict here"
+        return "Rating: 5"
+
+    def answers(prompt: str) -> str:
+        last = prompt.rsplit("User: ", 1)[1]
+        return "yes" if "yes or no" in last else f"answer {len(prompt)}"
+
+    store = Store(tmp_path / "j.duckdb")
+    judge_info = FAKE_INFO.__class__(**{**FAKE_INFO.__dict__, "name": "judge", "sha256": "9" * 64})
+    backends = {
+        "fake-echo": FakeBackend(responder=answers),
+        "judge": FakeBackend(info=judge_info, responder=judge),
+    }
+    run_id = create_run(store, RunSpec("builtin", (FAKE_INFO,), 1, judge_info, 2), "fake")
+    execute(store, run_id, backends.__getitem__)
+    items = item_table(store, run_id)
+    assert items.refined_outcome.isna().all()  # every pair lost its second order
+    summary = run_results(store, run_id)["results"][-1]
+    assert summary["baseline_wins"] == summary["refined_wins"] == summary["ties"] == 0
+    assert run_results(store, run_id)["judge_stats"]["failed"] == 2

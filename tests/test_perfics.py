@@ -151,9 +151,15 @@ def test_break_even_edge_cases():
     rented = HardwareProfile("vm", cost_per_hour=3.6, watts=0)  # $0.001 per second
     answer = AnswerCost(seconds=10, prompt_tokens=10, completion_tokens=10, samples=1)
     assert break_even_requests(rented, answer, free_api, 10, 10) is None  # never cheaper
+    # A rented machine kept up all month: 3.6 * 730 h = $2,628 fixed. At $20 per request
+    # (10 + 10 tokens at $1M per million each) it pays off after 131.4 requests.
+    assert rented.fixed_per_month == pytest.approx(2628.0)
     pricey = ApiPrice("pricey", 1e6, 1e6, "2026-01")
-    assert break_even_requests(rented, answer, pricey, 10, 10) == 0  # no fixed cost
-    assert answer.money_per_1000(rented) == pytest.approx(10.0)
+    assert break_even_requests(rented, answer, pricey, 10, 10) == pytest.approx(131.4)
+    assert break_even_requests(HardwareProfile("free", watts=0), answer, pricey, 10, 10) == 0
+    assert answer.money_per_1000(rented) == pytest.approx(10.0)  # 10 s x 1000 x $0.001/s
+    bought = HardwareProfile("pc", purchase_price=31557.6, lifetime_years=1, watts=0)
+    assert answer.money_per_1000(bought) == pytest.approx(10.0)  # $0.001 per lifetime second
     assert answer.energy_kwh_per_1000(HardwareProfile("x", watts=360)) == pytest.approx(1.0)
     with pytest.raises(InvalidRequest):
         HardwareProfile("bad", watts=-1)

@@ -203,3 +203,12 @@ def test_edited_templates_get_a_new_id_and_are_used(tmp_path):
     run_id, _ = run_refinement(store, backend, "Q?", rounds=1, templates={"critique": edited})
     assert "List three weaknesses" in backend.prompts[1]
     assert store.get_run(run_id)["config"]["templates"]["critique"]["id"] == edited.id
+
+
+def test_a_rewrite_cut_short_by_the_context_is_discarded():
+    roomy = dataclasses.replace(FAKE_INFO, context_length=130)
+    backend = FakeBackend(info=roomy, responder=scripted(rewrites=["long " * 300]))
+    result = refine(backend, "Q?", rounds=2, settings=SamplerSettings(max_tokens=500))
+    assert result.stop_reason == CONTEXT_FULL
+    assert result.final == result.baseline == "first answer"
+    assert [s.kind for s in result.steps] == ["baseline", "critique", "verdict"]

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from core import session
-from core.errors import InvalidRequest
+from core.errors import InvalidRequest, StoreError
 from core.fake_backend import FAKE_INFO, FakeBackend
 from core.records import SamplerSettings
 from core.results import run_results
@@ -226,3 +226,62 @@ def test_cli_run_on_an_imported_suite_prints_the_run_id():
     run_id = result.stdout.strip()
     assert session.store().get_run(run_id)["status"] == "completed"
     assert progress(session.store(), run_id) == (2, 2)
+
+
+def test_a_run_already_worked_on_by_a_live_process_is_not_resumed_twice(tmp_path):
+    store = Store(tmp_path / "b.duckdb")
+    run_id = create_run(store, _spec(limit=1, judge=None, models=(FAKE_INFO,)), "fake")
+    assert store.get_run(run_id)["status"] == "queued"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with store.connect() as con:
+            con.execute(
+                "UPDATE runs SET status = 'running', pid = ? WHERE id = ?", [other.pid, run_id]
+            )
+        with pytest.raises(StoreError, match=f"already being worked on by process {other.pid}"):
+            execute(store, run_id, _pool())
+    finally:
+        other.kill()
+        other.wait()
+    assert execute(store, run_id, _pool()) == "completed"  # its owner is gone: resumable
+
+
+def test_resume_refuses_a_replaced_model_file(tmp_path):
+    store = Store(tmp_path / "b.duckdb")
+    run_id = create_run(store, _spec(limit=1, judge=None, models=(FAKE_INFO,)), "fake")
+    swapped = FAKE_INFO.__class__(**{**FAKE_INFO.__dict__, "sha256": "f" * 64})
+    with pytest.raises(InvalidRequest, match="not the file this run started with"):
+        execute(store, run_id, lambda name: FakeBackend(info=swapped))
+
+
+def test_a_suite_used_by_runs_cannot_be_replaced(tmp_path):
+    from core.suites import builtin_questions
+
+    store = Store(tmp_path / "b.duckdb")
+    create_run(store, _spec(limit=1), "fake")
+    with pytest.raises(StoreError, match="used by 1 run"):
+        store.save_suite("builtin", "again", builtin_questions(), replace=True)
+
+
+def test_costs_average_whole_answers_including_early_stops(tmp_path):
+    from core.aggregates import cost_by_round
+
+    store = Store(tmp_path / "b.duckdb")
+    verdicts = iter(["no", "yes", "yes", "no", "yes", "yes"] * 4)
+
+    def respond(prompt):
+        last_turn = prompt.rsplit("User: ", 1)[1]
+        return next(verdicts) if "yes or no" in last_turn else f"words {len(prompt)}"
+
+    run_id = create_run(store, _spec(limit=4, judge=None, models=(FAKE_INFO,), rounds=2), "fake")
+    execute(store, run_id, lambda name: FakeBackend(info=FAKE_INFO, responder=respond))
+    stops = store.query_df("SELECT stop_reason FROM run_items WHERE run_id = ?", [run_id])
+    assert "no_issues_found" in set(stops.stop_reason)
+    rounds = cost_by_round(store, run_id)
+    assert list(rounds["round"]) == [0, 2]
+    assert list(rounds.answers) == [4, 4]  # early stoppers count in the final mean too
+    per_item = store.query_df(
+        "SELECT item_key, sum(total_s) AS s FROM generations WHERE run_id = ? GROUP BY ALL",
+        [run_id],
+    )
+    assert rounds.seconds_per_answer.iloc[1] == pytest.approx(per_item.s.mean())
