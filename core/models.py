@@ -13,7 +13,7 @@ import io
 import json
 import logging
 import os
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +209,7 @@ def default_model(models: list[ModelInfo]) -> ModelInfo | None:
 
 
 def as_row(info: ModelInfo) -> dict[str, Any]:
-    row = asdict(replace(info))
+    row = asdict(info)
     row["path"] = str(info.path)
     row["file_size_mb"] = round(info.file_size / 1e6, 1)
     return row

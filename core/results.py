@@ -104,15 +104,12 @@ def summarise(items: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def judge_stats(store: Store, run_id: str, items: pd.DataFrame) -> dict[str, Any]:
+def judge_stats(
+    store: Store, run_id: str, items: pd.DataFrame, pairs: pd.DataFrame
+) -> dict[str, Any]:
     counts = store.query_df(JUDGE_SQL, [run_id]).iloc[0]
     judged_pairs = items[items.consistent.notna() & (items.baseline != items.final)]
-    pairs = model_pairs(store, run_id)
-    consistent = (
-        list(judged_pairs.consistent) + [c for c in pairs.consistent if c is not None]
-        if len(pairs)
-        else list(judged_pairs.consistent)
-    )
+    consistent = list(judged_pairs.consistent) + [c for c in pairs.consistent if c is not None]
     total = int(counts.judgments)
     return {
         "judgments": total,
@@ -151,13 +148,14 @@ def run_results(store: Store, run_id: str) -> dict[str, Any]:
     run = store.get_run(run_id)
     done, total = progress(store, run_id)
     items = item_table(store, run_id)
+    pairs = model_pairs(store, run_id)
     summary = summarise(items) if not items.empty else pd.DataFrame()
     return {
         "run_id": run_id,
         "status": run["status"],
         "progress": {"done": done, "total": total},
         "judge": run["config"].get("judge"),
-        "judge_stats": judge_stats(store, run_id, items) if not items.empty else None,
+        "judge_stats": judge_stats(store, run_id, items, pairs) if not items.empty else None,
         "results": summary.to_dict(orient="records"),
-        "model_vs_model": model_pairs(store, run_id).to_dict(orient="records"),
+        "model_vs_model": pairs.to_dict(orient="records"),
     }
