@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from core import session
+from core.app import context
 from core.errors import PerficsError
-from pages import resources
+from pages.components import resources
 
 st.set_page_config(page_title="PeRFICS Studio", layout="wide")
 
@@ -21,7 +21,7 @@ navigation = st.navigation(
 )
 
 try:
-    cfg = session.settings()
+    cfg = context.settings()
 except PerficsError as exc:  # a bad PERFICS_* variable
     st.error(str(exc))
     st.stop()

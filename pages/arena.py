@@ -2,44 +2,41 @@
 
 import streamlit as st
 
-from core.arena import (
-    MODES,
-    candidate_pairs,
-    judge_agreement,
-    next_pair,
-    ratings,
-    record_vote,
-    votes,
-)
+from core.app.options import ARENA_MODES
+from core.app.results import arena_state, cast_vote
 from core.errors import PerficsError
-from pages import resources
-from pages.results_view import pick_run, with_ci
+from pages.components.results_view import pick_run, with_ci
 
 MODE_LABELS = {"baseline_vs_refined": "Baseline vs refined", "model_vs_model": "Model vs model"}
+CHOICES = [
+    ("A is better", "left", "a"),
+    ("B is better", "right", "b"),
+    ("Tie", "tie", "t"),
+    ("Both bad", "both_bad", "x"),
+]
 
 st.title("Arena")
 st.caption(
     "Two answers to the same question, sides shuffled. Which is better? "
     "Keys: **A**, **B**, **T** (tie), **X** (both bad)."
 )
-store = resources.store()
 try:
-    run_id = pick_run(store, "arena_run")
+    run_id = pick_run("arena_run")
     if run_id is None:
         st.stop()
-    mode = st.radio("Pairs", MODES, format_func=MODE_LABELS.get, horizontal=True, key="arena_mode")
-    candidates = candidate_pairs(store, run_id, mode)
-    vote_rows = votes(store, run_id, mode)
+    mode = st.radio(
+        "Pairs", list(ARENA_MODES), format_func=MODE_LABELS.get, horizontal=True, key="arena_mode"
+    )
+    state = arena_state(run_id, mode)
 except PerficsError as exc:
     st.error(str(exc))
     st.stop()
 
-voted = set(vote_rows.pair_key)
-pair = next_pair(candidates, voted, seed=f"{run_id}:{mode}") if len(candidates) else None
+pair = state.next_pair
 if pair is None:
     st.info(
         "No pairs left to vote on in this run and mode."
-        if len(candidates)
+        if len(state.candidates)
         else "This run has no pairs of this kind yet (refinements that changed the answer, "
         "or two models answering the same question)."
     )
@@ -53,16 +50,10 @@ else:
         st.markdown("**B**")
         st.markdown(pair.right_text)
     buttons = st.columns(4)
-    choices = [
-        ("A is better", "left", "a"),
-        ("B is better", "right", "b"),
-        ("Tie", "tie", "t"),
-        ("Both bad", "both_bad", "x"),
-    ]
-    for col, (label, vote, key) in zip(buttons, choices, strict=True):
+    for col, (label, vote, key) in zip(buttons, CHOICES, strict=True):
         if col.button(label, key=f"arena_vote_{vote}", shortcut=key, width="stretch"):
             try:
-                record_vote(store, run_id, pair, vote)
+                cast_vote(run_id, pair, vote)
                 st.session_state["arena_last"] = (
                     f"Recorded. A was {pair.left_label}; B was {pair.right_label}."
                 )
@@ -74,10 +65,10 @@ if "arena_last" in st.session_state:
 
 st.subheader("Ratings from your votes")
 st.caption(
-    f"{len(vote_rows)} vote(s) in this run. Bradley–Terry on an Elo-like scale, "
+    f"{len(state.votes)} vote(s) in this run. Bradley–Terry on an Elo-like scale, "
     "seeded bootstrap 95% intervals; ties and 'both bad' count as draws."
 )
-table = ratings(vote_rows)
+table = state.ratings
 if table.empty:
     st.caption("Vote on pairs to see ratings.")
 else:
@@ -86,11 +77,10 @@ else:
     ]
     st.dataframe(table[["answer", "rating [95% CI]"]], hide_index=True, width="stretch")
 
-agreement = judge_agreement(candidates, vote_rows)
-if agreement["pairs"]:
-    kappa = agreement["cohen_kappa"]
+agreement = state.agreement
+if agreement.pairs:
+    kappa = agreement.cohen_kappa
     st.caption(
-        f"Agreement with the LLM judge on {agreement['pairs']} pair(s): "
-        f"{agreement['agreement']:.0%}"
-        + (f", Cohen's κ = {kappa:.2f}." if kappa is not None else ".")
+        f"Agreement with the LLM judge on {agreement.pairs} pair(s): "
+        f"{agreement.agreement:.0%}" + (f", Cohen's κ = {kappa:.2f}." if kappa is not None else ".")
     )

@@ -1,23 +1,13 @@
 """Costs: the hardware profile, and where running locally beats a paid API."""
 
-import numpy as np
 import streamlit as st
 
-from core.cost import (
-    API_PRESETS,
-    HARDWARE_PRESETS,
-    AnswerCost,
-    ApiPrice,
-    HardwareProfile,
-    break_even_requests,
-    monthly_api,
-    monthly_local,
-)
+from core.app.charts import break_even as break_even_chart
+from core.app.options import API_PRESETS, HARDWARE_PRESETS
+from core.app.ranking import break_even, cost_table
 from core.errors import PerficsError
-from core.plots import break_even
-from core.tradeoffs import model_table
-from pages import resources
-from pages.costs_state import hardware, save
+from core.types import ApiPrice, HardwareProfile
+from pages.components.hardware import hardware, save
 
 st.title("Costs")
 current = hardware()
@@ -54,14 +44,13 @@ st.caption(
     "(electricity)."
 )
 
-table = model_table(resources.store(), hw)
+table = cost_table(hw)
 if table.empty:
     st.info("No measured answers yet. Run a benchmark first; costs come from measurements.")
     st.stop()
 st.subheader("Local against a paid API")
 c1, c2, c3 = st.columns(3)
 model = c1.selectbox("Model", list(table.model), key="costs_model")
-row = table.set_index("model").loc[model]
 refined = c2.toggle("With self-refinement", True, key="costs_refined")
 api_preset = {a.name: a for a in API_PRESETS}[
     c3.selectbox("API", [a.name for a in API_PRESETS], key="costs_api")
@@ -88,29 +77,15 @@ st.caption(
     "They are not live prices."
 )
 api = ApiPrice(api_preset.name, in_price, out_price, api_preset.as_of)
-seconds = row.seconds_per_answer if refined else row.seconds_per_answer_baseline
-# Scale to the requested output length by the length of the answer the user gets (the
-# baseline's), so refinement's extra steps stay in the cost.
-scale = output_tokens / max(row.tokens_per_answer_baseline, 1)
-local = AnswerCost(seconds * scale, prompt_tokens, output_tokens, int(row["items"]))
-crossing = break_even_requests(hw, local, api, prompt_tokens, output_tokens)
-top = max(10_000.0, (crossing or 0) * 2)
-volumes = list(np.linspace(0, top, 200))
-st.plotly_chart(
-    break_even(
-        volumes,
-        [monthly_local(hw, local, v) for v in volumes],
-        [monthly_api(api, v, prompt_tokens, output_tokens) for v in volumes],
-        crossing,
-        api.name,
-    ),
-    key="costs_chart",
-)
+row = table.set_index("model").loc[model]
+curve = break_even(row, hw, api, refined, prompt_tokens, output_tokens)
+st.plotly_chart(break_even_chart(curve, api.name), key="costs_chart")
 m1, m2, m3 = st.columns(3)
+crossing = curve.crossing
 m1.metric("Break-even", "never" if crossing is None else f"{crossing:,.0f} requests/month")
 m2.metric(
     "Local seconds per request",
-    f"{local.seconds:.1f} s",
+    f"{curve.local.seconds:.1f} s",
     help=f"measured on {int(row['items'])} answers, scaled to the output length",
 )
-m3.metric("Energy per 1,000 requests", f"{local.energy_kwh_per_1000(hw):.2f} kWh")
+m3.metric("Energy per 1,000 requests", f"{curve.local.energy_kwh_per_1000(hw):.2f} kWh")

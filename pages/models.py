@@ -5,10 +5,11 @@ import time
 import pandas as pd
 import streamlit as st
 
+from core.app.generate import generate
+from core.app.options import default_model, model_row
 from core.errors import PerficsError
-from core.models import as_row, default_model
-from core.records import SamplerSettings
-from pages import resources
+from pages.components import resources
+from pages.components.sampler import sampler_inputs
 
 st.title("Models")
 
@@ -33,7 +34,7 @@ columns = [
     "file_size_mb",
     "sha256",
 ]
-table = pd.DataFrame([as_row(m) for m in models])[columns]
+table = pd.DataFrame([model_row(m) for m in models])[columns]
 st.dataframe(table, hide_index=True, width="stretch")
 unusable = [m for m in models if not m.usable]
 if unusable:
@@ -51,10 +52,7 @@ with st.form("models_try"):
     prompt = st.text_area(
         "Prompt", "Explain in two sentences why the sky is blue.", key="models_prompt"
     )
-    c1, c2, c3 = st.columns(3)
-    max_tokens = c1.number_input("Max tokens", 1, 4096, 200, key="models_max_tokens")
-    temperature = c2.slider("Temperature", 0.0, 2.0, 0.7, 0.05, key="models_temperature")
-    seed = c3.number_input("Seed", 0, 2**31 - 1, 42, key="models_seed")
+    settings = sampler_inputs(st.columns(3), "models", 200, "Max tokens", (1, 4096))
     submitted = st.form_submit_button("Generate", type="primary")
 
 if submitted:
@@ -73,15 +71,8 @@ if submitted:
             last_draw = time.monotonic()
 
     try:
-        settings = SamplerSettings(
-            temperature=temperature, max_tokens=int(max_tokens), seed=int(seed)
-        )
-        store = resources.store()
-        store.init()  # an unwritable or locked database fails here, before any work is done
-        gen = resources.backend(info).chat([{"role": "user", "content": prompt}], settings, show)
-        st.session_state["models_last"] = gen
-        store.upsert_model(info)
-        store.save_generation(gen)
+        outcome = generate(resources.backend(info), prompt, settings, show)
+        st.session_state["models_last"] = outcome.generation
     except PerficsError as exc:
         st.error(str(exc))
     out.empty()

@@ -2,13 +2,18 @@
 
 import streamlit as st
 
+from core.app.options import (
+    DEFAULT_ROUNDS,
+    MAX_ROUNDS,
+    TEMPLATE_DEFAULTS,
+    default_model,
+    template_from_text,
+)
+from core.app.refine import refine, refine_history, stored_refinement
 from core.errors import PerficsError
-from core.models import default_model
-from core.records import SamplerSettings
-from core.refine import DEFAULT_ROUNDS, MAX_ROUNDS, run_refinement
-from core.templates import DEFAULTS, from_text
-from pages import resources
-from pages.refine_view import RunView, show_steps, show_summary
+from pages.components import resources
+from pages.components.refine_view import RunView, show_steps, show_summary
+from pages.components.sampler import sampler_inputs
 
 st.title("Self-refinement")
 st.caption(
@@ -16,7 +21,7 @@ st.caption(
     "and rewrites it, round after round."
 )
 
-usable = [m for m in resources.model_list() if m.usable]
+usable = resources.usable_models()
 if not usable:
     st.warning("No usable models. Add .gguf files on the Models page first.")
     st.stop()
@@ -36,45 +41,40 @@ with st.form("refine_form"):
         index=(default_index + 1) % len(names),
         key="refine_model_b",
     )
-    c1, c2, c3, c4 = st.columns(4)
+    c1, *rest = st.columns(4)
     rounds = c1.number_input("Rounds", 0, MAX_ROUNDS, DEFAULT_ROUNDS, key="refine_rounds")
-    temperature = c2.slider("Temperature", 0.0, 2.0, 0.7, 0.05, key="refine_temperature")
-    max_tokens = c3.number_input("Max tokens per step", 16, 2048, 384, key="refine_max_tokens")
-    seed = c4.number_input("Seed", 0, 2**31 - 1, 42, key="refine_seed")
+    settings = sampler_inputs([rest[1], rest[0], rest[2]], "refine")
     with st.expander("Critique and rewrite prompts (editing one saves it under a new id)"):
         edited = {
             kind: st.text_area(f"{kind} template ({t.id})", t.text, key=f"refine_tpl_{kind}")
-            for kind, t in DEFAULTS.items()
+            for kind, t in TEMPLATE_DEFAULTS.items()
         }
     submitted = st.form_submit_button("Refine", type="primary")
 
 
 def run_one(model_name: str, container, title: str | None) -> str | None:
-    """Run and stream one refinement; returns its run id, or None if it could not start."""
+    """Run and stream one refinement; returns its run id (kept even when it failed), or None
+    if it could not start."""
     info = next(m for m in usable if m.name == model_name)
     view = RunView(container, title)
-    store = resources.store()
     try:
-        templates = {kind: from_text(kind, text) for kind, text in edited.items()}
-        settings = SamplerSettings(
-            temperature=temperature, max_tokens=int(max_tokens), seed=int(seed)
-        )
-        store.init()
-        run_id, _ = run_refinement(
-            store,
-            resources.backend(info),
-            prompt,
-            int(rounds),
-            settings,
-            on_step=lambda s: view.on_step(s.round, s.kind, s.text),
-            on_token=view.on_token,
-            templates=templates,
-        )
-        return run_id
+        templates = {kind: template_from_text(kind, text) for kind, text in edited.items()}
+        backend = resources.backend(info)
     except PerficsError as exc:
         container.error(str(exc))
-        failed = store.list_runs("refine", limit=1)
-        return failed.id.iloc[0] if len(failed) and failed.status.iloc[0] == "failed" else None
+        return None
+    outcome = refine(
+        backend,
+        prompt,
+        int(rounds),
+        settings,
+        templates,
+        on_step=lambda s: view.on_step(s.round, s.kind, s.text),
+        on_token=view.on_token,
+    )
+    if outcome.error is not None:
+        container.error(str(outcome.error))
+    return outcome.run_id
 
 
 if submitted:
@@ -92,20 +92,20 @@ else:
 
 
 def show_run(run_id: str, container, with_title: bool, draw_steps: bool) -> None:
-    store = resources.store()
-    run = store.get_run(run_id)
-    steps = store.run_steps(run_id)
+    stored = stored_refinement(run_id)
+    run, steps = stored.run, stored.steps
     with container:
         if draw_steps:
-            title = run["config"].get("model") if with_title else None
-            show_steps(steps, RunView(st.container(), title))
-        if run["status"] != "completed":
+            show_steps(
+                steps, RunView(st.container(), run.config.model.name if with_title else None)
+            )
+        if run.status != "completed":
             st.error(
-                f"Run {run['status']}: {run['error'] or 'no error text'}. "
+                f"Run {run.status}: {run.error or 'no error text'}. "
                 f"{len(steps)} finished step(s) were kept."
             )
         if len(steps):
-            show_summary(steps, run["stop_reason"])
+            show_summary(steps, run.stop_reason)
 
 
 shown = [r for r in st.session_state.get("refine_shown", []) if r]
@@ -120,7 +120,7 @@ if shown:
 st.divider()
 st.subheader("History")
 try:
-    history = resources.store().list_runs("refine")
+    history = refine_history()
 except PerficsError as exc:
     st.error(str(exc))
     st.stop()

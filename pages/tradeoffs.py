@@ -2,22 +2,37 @@
 
 import streamlit as st
 
+from core.app.charts import category_improvement, improvement_by_rounds, tradeoff_scatter
+from core.app.options import PERFICS_PRESETS
+from core.app.ranking import rank_models
+from core.app.runs import overview
 from core.errors import PerficsError
-from core.perfics import COST_BASES, PRESETS, Weights, rank
-from core.plots import category_improvement, tradeoff_scatter
-from core.plots import improvement_by_rounds as rounds_chart
-from core.runner import overview
-from core.tradeoffs import model_table, round_points
-from pages import resources
-from pages.costs_state import hardware
+from core.types import COST_BASES, Weights
+from pages.components import resources
+from pages.components.hardware import hardware
+
+RANKING_COLUMNS = [
+    "rank",
+    "model",
+    "perfics",
+    "performance",
+    "gain",
+    "gain_relative",
+    "cost",
+    "memory_gb",
+    "seconds_per_answer",
+    "money_per_1000",
+    "items",
+    "performance_source",
+    "on_pareto",
+]
 
 st.title("Trade-offs")
 st.caption(
     "Which model fits the task? Quality after refinement, the gain refinement brings, "
     "and what it costs to run, all from your own measurements."
 )
-store = resources.store()
-runs = overview(store)
+runs = overview()
 labels = {None: "All benchmark runs"} | {
     r.id: f"{r.created_at:%Y-%m-%d %H:%M} · {r.suite} · {r.models}" for r in runs.itertuples()
 }
@@ -25,7 +40,7 @@ run_id = st.selectbox("Data", list(labels), format_func=labels.get, key="trade_r
 
 
 def apply_preset() -> None:
-    w = PRESETS[st.session_state["trade_preset"]]
+    w = PERFICS_PRESETS[st.session_state["trade_preset"]]
     st.session_state.update(
         trade_wp=w.performance, trade_wr=w.refinement, trade_wc=w.cost, trade_basis=w.basis
     )
@@ -35,25 +50,21 @@ if "trade_wp" not in st.session_state:
     st.session_state["trade_preset"] = "laptop-assistant"
     apply_preset()
 c0, c1, c2, c3, c4 = st.columns([1.4, 1, 1, 1, 1])
-c0.selectbox("Preset (editable)", list(PRESETS), key="trade_preset", on_change=apply_preset)
+c0.selectbox("Preset (editable)", list(PERFICS_PRESETS), key="trade_preset", on_change=apply_preset)
 wp = c1.slider("Performance weight", 0.0, 3.0, step=0.05, key="trade_wp")
 wr = c2.slider("Refinement weight", 0.0, 3.0, step=0.05, key="trade_wr")
 wc = c3.slider("Cost weight", 0.0, 3.0, step=0.05, key="trade_wc")
 basis = c4.radio("Cost basis", COST_BASES, key="trade_basis")
 
 try:
-    weights = Weights(wp, wr, wc, basis)
     hw = hardware()
-    measured, per_category, by_rounds = resources.tradeoff_measurements(
-        str(resources.settings().db), run_id
-    )
-    table = model_table(store, hw, run_id, measured=measured)
-    ranked = rank(table, weights)
-    points = round_points(table, measured, hw)
+    measured = resources.cached_measurements(run_id)
+    ranking = rank_models(measured, hw, Weights(wp, wr, wc, basis))
 except PerficsError as exc:
     st.error(str(exc))
     st.stop()
-if ranked.empty and not table.empty:
+ranked = ranking.ranked
+if ranked.empty and not ranking.table.empty:
     st.info(f"No {basis} measurements for these models yet; pick another cost basis.")
     st.stop()
 if ranked.empty:
@@ -64,30 +75,13 @@ if ranked.empty:
     st.stop()
 
 st.plotly_chart(
-    tradeoff_scatter(ranked, points, basis),
+    tradeoff_scatter(ranked, ranking.points, basis),
     key="trade_scatter",
     config={"toImageButtonOptions": {"format": "png", "filename": "tradeoffs"}},
 )
 st.subheader("Ranking")
-shown = ranked[
-    [
-        "rank",
-        "model",
-        "perfics",
-        "performance",
-        "gain",
-        "gain_relative",
-        "cost",
-        "memory_gb",
-        "seconds_per_answer",
-        "money_per_1000",
-        "items",
-        "performance_source",
-        "on_pareto",
-    ]
-]
 st.dataframe(
-    shown,
+    ranked[RANKING_COLUMNS],
     hide_index=True,
     width="stretch",
     column_config={
@@ -112,14 +106,8 @@ st.caption(
 left, right = st.columns(2)
 with left:
     st.subheader("Improvement by category")
-    per_category = per_category.copy()
-    per_category["improvement_pct"] = (
-        (per_category.refined_score - per_category.baseline_score)
-        / per_category.baseline_score
-        * 100
-    )
-    st.plotly_chart(category_improvement(per_category), key="trade_categories")
+    st.plotly_chart(category_improvement(measured.per_category), key="trade_categories")
 with right:
     st.subheader("Improvement by rounds")
     st.caption("Across all benchmark runs, by each run's rounds setting.")
-    st.plotly_chart(rounds_chart(by_rounds), key="trade_rounds")
+    st.plotly_chart(improvement_by_rounds(measured.by_rounds), key="trade_rounds")

@@ -22,9 +22,9 @@ from llama_cpp import Llama  # noqa: E402
 from scipy.stats import bootstrap  # noqa: E402
 
 from core.config import get_settings  # noqa: E402
-from core.engine import LlamaBackend  # noqa: E402
-from core.models import discover, resolve  # noqa: E402
-from core.records import SamplerSettings  # noqa: E402
+from core.engine.llama import LlamaBackend  # noqa: E402
+from core.engine.registry import discover, resolve  # noqa: E402
+from core.types import SamplerSettings  # noqa: E402
 
 PROMPT = "Write a long, detailed story about a lighthouse keeper who finds a map. Chapter 1:"
 

@@ -15,10 +15,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import get_settings  # noqa: E402
-from core.engine import LlamaBackend  # noqa: E402
-from core.models import discover, resolve  # noqa: E402
-from core.records import SamplerSettings  # noqa: E402
-from core.refine import refine  # noqa: E402
+from core.engine.llama import LlamaBackend  # noqa: E402
+from core.engine.registry import discover, resolve  # noqa: E402
+from core.evaluation.refine import refine  # noqa: E402
+from core.types import SamplerSettings  # noqa: E402
 
 PROMPTS = [
     "Give me three tips for writing a clear email.",

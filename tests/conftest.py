@@ -1,19 +1,16 @@
+"""Fixtures shared by every test folder: an isolated store per test, the real default models,
+the dashboard in AppTest, and stored benchmark runs on the fake backend."""
+
 import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.models import discover, resolve
-
-ROOT = Path(__file__).resolve().parent.parent
-MODELS_DIR = ROOT / "models"
-SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1"
-GEMMA = "gemma-3-270m-q4_k_m"
+from core.app import context
+from core.engine.registry import discover, resolve
+from core.store import Store
+from tests.support import GEMMA, MODELS_DIR, ROOT, SMOLLM2, finished_run, make_contrasting_run
 
 
 @pytest.fixture(autouse=True)
@@ -30,14 +27,40 @@ def isolated_env(tmp_path, monkeypatch):
     return tmp_path
 
 
-def open_page(path: str | None = None) -> AppTest:
-    """The dashboard in AppTest, switched to `path` (the default page when None)."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    at.run()
-    if path:
-        at.switch_page(path).run()
-    assert not at.exception, at.exception
-    return at
+@pytest.fixture
+def store() -> Store:
+    """The store every use case in this test writes to (PERFICS_DB)."""
+    return context.store()
+
+
+@pytest.fixture
+def fake_mode(monkeypatch):
+    monkeypatch.setenv("PERFICS_BACKEND", "fake")
+
+
+@pytest.fixture
+def open_page():
+    def open_page(path: str | None = None) -> AppTest:
+        """The dashboard in AppTest, switched to `path` (the default page when None)."""
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+        at.run()
+        if path:
+            at.switch_page(path).run()
+        assert not at.exception, at.exception
+        return at
+
+    return open_page
+
+
+@pytest.fixture
+def judged_run(store) -> str:
+    """A finished, judged benchmark run of both fake models on three questions."""
+    return finished_run(store)
+
+
+@pytest.fixture
+def contrasting_run(store) -> str:
+    return make_contrasting_run(store)
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +74,7 @@ def real_models():
 
 @pytest.fixture(scope="session")
 def smollm2(real_models):
-    from core.engine import LlamaBackend
+    from core.engine.llama import LlamaBackend
 
     backend = LlamaBackend(resolve(SMOLLM2, real_models), n_ctx=2048, threads=2)
     yield backend
@@ -73,19 +96,12 @@ def models_dir_with_junk(tmp_path):
     return folder
 
 
-def run_cli(
-    *args: str, env: dict | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "core.cli", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=ROOT,
-        timeout=timeout,
-    )
-
-
-def chromium_path() -> str | None:
-    return shutil.which("chromium")
+def pytest_collection_modifyitems(config, items):
+    """Everything under real_model/ and browser/ carries its marker, so `-m "not real_model"`
+    selects the fast logic tests."""
+    for item in items:
+        parts = set(os.path.normpath(str(item.fspath)).split(os.sep))
+        if "real_model" in parts:
+            item.add_marker(pytest.mark.real_model)
+        if "browser" in parts:
+            item.add_marker(pytest.mark.browser)

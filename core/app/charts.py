@@ -1,0 +1,134 @@
+"""DataFrame in, Plotly figure out. No Streamlit here, so the CLI or a notebook can reuse them."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from core.ranking.cost import BreakEven
+from core.ranking.perfics import COST_COLUMN
+
+COST_LABEL = {
+    "memory": "Memory footprint (GB)",
+    "latency": "Seconds per answer",
+    "money": "Money per 1,000 answers",
+}
+
+
+def tradeoff_scatter(ranked: pd.DataFrame, points: pd.DataFrame, basis: str) -> go.Figure:
+    """Quality against cost per model, each model's baseline-to-refined move, and the Pareto
+    frontier of the ranked models."""
+    fig = go.Figure()
+    if not points.empty:
+        for model, group in points.groupby("model"):
+            fig.add_trace(
+                go.Scatter(
+                    x=group[COST_COLUMN[basis]],
+                    y=group.performance,
+                    mode="lines+markers",
+                    line={"dash": "dot"},
+                    marker={"symbol": "circle-open", "size": 9},
+                    name=f"{model} by round",
+                    text=group.stage,
+                    hovertemplate="%{text}, round %{customdata}<br>quality %{y:.2f}<br>"
+                    f"{COST_LABEL[basis]} %{{x:.3g}}<extra></extra>",
+                    customdata=group["round"],
+                )
+            )
+    if not ranked.empty:
+        hover = [
+            f"{r.model}<br>PeRFICS {r.perfics:.3f} (rank {r.rank})<br>quality {r.performance:.2f}"
+            f" (gain {r.gain:+.2f}, n={r.items} items, {r.performance_source})<br>"
+            f"{r.quantization or '?'} · {r.tokens_per_s or 0:.0f} tok/s · "
+            f"{r.generations} generations"
+            for r in ranked.itertuples()
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=ranked[COST_COLUMN[basis]],
+                y=ranked.performance,
+                mode="markers+text",
+                text=ranked.model,
+                textposition="top center",
+                marker={"size": 14},
+                name="models (refined)",
+                hovertext=hover,
+                hoverinfo="text",
+            )
+        )
+        front = ranked[ranked.on_pareto].sort_values(COST_COLUMN[basis])
+        fig.add_trace(
+            go.Scatter(
+                x=front[COST_COLUMN[basis]],
+                y=front.performance,
+                mode="lines",
+                line={"shape": "hv", "width": 2},
+                name="Pareto frontier",
+                hoverinfo="skip",
+            )
+        )
+    fig.update_layout(
+        xaxis_title=COST_LABEL[basis],
+        yaxis_title="Quality (0–1)",
+        legend={"orientation": "h"},
+        margin={"t": 30},
+    )
+    return fig
+
+
+def category_improvement(per_category: pd.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    for model, group in per_category.groupby("model"):
+        fig.add_trace(
+            go.Bar(
+                x=group.category,
+                y=group.improvement_pct,
+                name=model,
+                customdata=group["items"],
+                hovertemplate="%{x}: %{y:+.1f}% (n=%{customdata})<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        yaxis_title="Improvement % (refined vs baseline)", barmode="group", margin={"t": 30}
+    )
+    return fig
+
+
+def improvement_by_rounds(df: pd.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    for model, group in df.groupby("model"):
+        fig.add_trace(
+            go.Scatter(
+                x=group.rounds_setting,
+                y=group.improvement_pct,
+                mode="lines+markers",
+                name=model,
+                customdata=group["items"],
+                hovertemplate="%{x} round(s): %{y:+.1f}% (n=%{customdata})<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        xaxis_title="Refinement rounds",
+        yaxis_title="Improvement %",
+        xaxis={"dtick": 1},
+        margin={"t": 30},
+    )
+    return fig
+
+
+def break_even(curve: BreakEven, api_name: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(x=curve.volumes, y=curve.local_monthly, name="local (measured)", mode="lines")
+    )
+    fig.add_trace(go.Scatter(x=curve.volumes, y=curve.api_monthly, name=api_name, mode="lines"))
+    if curve.crossing is not None:
+        fig.add_vline(
+            x=curve.crossing,
+            line_dash="dash",
+            annotation_text=f"break-even ≈ {curve.crossing:,.0f} requests/month",
+        )
+    fig.update_layout(
+        xaxis_title="Requests per month", yaxis_title="Money per month", margin={"t": 30}
+    )
+    return fig

@@ -1,0 +1,174 @@
+"""`perfics suite`, `perfics run` and `perfics results`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from core.app import context, runs, worker
+from core.app.cli.common import add_sampling_args, print_json, sampler_settings
+from core.app.results import results
+from core.errors import InvalidRequest
+from core.evaluation.judge import default_judge
+from core.evaluation.refine import DEFAULT_ROUNDS
+from core.types import RunSpec, RunStatus
+
+
+def cmd_suite_import(args: argparse.Namespace) -> int:
+    done = runs.import_suite(Path(args.path), args.name, args.skip_invalid, args.replace)
+    for err in done.skipped:
+        print(f"skipped {err}", file=sys.stderr)
+    print(
+        f"imported {done.questions} questions into suite {done.name!r}"
+        f"{f', skipped {len(done.skipped)} invalid row(s)' if done.skipped else ''}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_suite_list(args: argparse.Namespace) -> int:
+    suites = runs.suites()
+    if args.json:
+        print_json(suites.to_dict(orient="records"))
+    else:
+        print(suites.to_string(index=False))
+    return 0
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    table = runs.overview()
+    if args.json:
+        print_json(table.to_dict(orient="records"))
+    elif table.empty:
+        print("No benchmark runs yet.")
+    else:
+        print(table.to_string(index=False))
+    return 0
+
+
+def _new_run(args: argparse.Namespace) -> RunSpec:
+    if not args.suite or not args.models:
+        raise InvalidRequest("--suite and --models are needed to start a run")
+    pool = context.backend_pool()
+    judge = None
+    if args.judge == "auto":
+        judge = default_judge(pool.models)
+    elif args.judge:
+        judge = pool.info(args.judge)
+    return RunSpec(
+        suite=args.suite,
+        models=tuple(pool.info(n.strip()) for n in args.models.split(",") if n.strip()),
+        rounds=args.rounds,
+        judge=judge,
+        limit=args.limit,
+        categories=tuple(c.strip() for c in (args.categories or "").split(",") if c.strip()),
+        settings=sampler_settings(args),
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.list:
+        return _run_list(args)
+    if args.stop:
+        print(runs.stop_run(args.stop), file=sys.stderr)
+        return 0
+    if args.delete:
+        runs.delete_run(args.delete)
+        print(f"deleted run {args.delete}", file=sys.stderr)
+        return 0
+    context.store().init()
+    if args.resume:
+        run_id = args.resume
+        if context.store().runs.get(run_id).status == RunStatus.COMPLETED:
+            print(f"run {run_id} is already completed", file=sys.stderr)
+            return 0
+        runs.prepare_resume(run_id)
+    else:
+        run_id = runs.create(_new_run(args))
+    print(f"run {run_id}", file=sys.stderr, flush=True)
+    if args.background:
+        pid = worker.launch(run_id)
+        print(f"working in the background (process {pid}); log: {worker.log_path(run_id)}")
+        print(run_id)
+        return 0
+    with tqdm(desc="items", unit="item", file=sys.stderr, disable=args.quiet) as bar:
+
+        def show(done: int, total: int, eta: float | None) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        status = worker.work(run_id, show)
+    if args.json:
+        print_json({"run_id": run_id, "status": str(status)})
+    else:
+        print(run_id)
+    return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    report = results(args.run).to_json()
+    if args.json:
+        print_json(report)
+        return 0
+    print(
+        f"run {report['run_id']}: {report['status']}, "
+        f"{report['progress']['done']}/{report['progress']['total']} items"
+    )
+    table = pd.DataFrame(report["results"])
+    if not table.empty:
+        cols = [
+            "model",
+            "category",
+            "items",
+            "baseline_score",
+            "refined_score",
+            "improvement_pct",
+            "refined_win_rate",
+            "final_accuracy",
+        ]
+        print(table[cols].round(2).to_string(index=False))
+    if report["judge_stats"]:
+        print("judge:", json.dumps(report["judge_stats"]))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("suite", help="import and list question suites")
+    suite_sub = p.add_subparsers(dest="suite_command", required=True)
+    sp = suite_sub.add_parser("import", help="FastChat/MT-bench question.jsonl, or CSV/JSONL")
+    sp.add_argument("path")
+    sp.add_argument("--name", help="suite name (default: the file name)")
+    sp.add_argument("--skip-invalid", action="store_true", help="import the valid rows only")
+    sp.add_argument("--replace", action="store_true", help="overwrite a suite of that name")
+    sp.set_defaults(func=cmd_suite_import)
+    sp = suite_sub.add_parser("list")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_suite_list)
+
+    p = sub.add_parser("run", help="benchmark: models x suite x refinement rounds, judged")
+    p.add_argument("--suite")
+    p.add_argument("--models", help="comma-separated names or unique prefixes")
+    p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
+    p.add_argument("--judge", help="judge model, or 'auto' for the largest local model")
+    p.add_argument("--limit", type=int, help="first K questions only")
+    p.add_argument("--categories", help="comma-separated categories")
+    p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run")
+    p.add_argument("--stop", metavar="RUN_ID", help="stop a running run (it stays resumable)")
+    p.add_argument("--delete", metavar="RUN_ID", help="delete a run that is not running")
+    p.add_argument("--list", action="store_true", help="list runs with status and progress")
+    p.add_argument("--background", action="store_true", help="work in a background worker")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true")
+    add_sampling_args(p, max_tokens=384)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("results", help="per-model, per-category results of a run")
+    p.add_argument("--run", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_results)

@@ -1,0 +1,37 @@
+"""What every `perfics` command shares: exit codes, JSON output and the sampling flags."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from core.types import SamplerSettings
+
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+
+
+def print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def add_sampling_args(p: argparse.ArgumentParser, max_tokens: int) -> None:
+    defaults = SamplerSettings()
+    p.add_argument("--max-tokens", type=int, default=max_tokens, help="per generation")
+    p.add_argument("--temperature", type=float, default=defaults.temperature)
+    p.add_argument("--top-p", type=float, default=defaults.top_p)
+    p.add_argument("--repeat-penalty", type=float, default=defaults.repeat_penalty)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+
+
+def sampler_settings(args: argparse.Namespace) -> SamplerSettings:
+    return SamplerSettings(
+        temperature=args.temperature,
+        top_p=args.top_p,
+        repeat_penalty=args.repeat_penalty,
+        max_tokens=args.max_tokens,
+        seed=args.seed,
+        stop=tuple(getattr(args, "stop", None) or ()),
+        grammar=getattr(args, "grammar", None),
+    )

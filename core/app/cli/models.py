@@ -1,0 +1,83 @@
+"""`perfics models`, `perfics generate` and `perfics export`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+
+from core.app import context
+from core.app.cli.common import add_sampling_args, print_json, sampler_settings
+from core.app.generate import generate
+from core.engine.registry import as_row
+from core.store import EXPORTABLE_TABLES, FORMATS
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    models = context.list_models()
+    if args.json:
+        print_json([as_row(m) for m in models])
+        return 0
+    if not models:
+        print(f"No .gguf files in {context.settings().models_dir}.")
+        return 0
+    for m in models:
+        if m.usable:
+            chat = "chat" if m.has_chat_template else "no chat template"
+            print(
+                f"{m.name:40} {m.architecture or '?':10} {m.size_label or '?':6} "
+                f"{m.quantization or '?':8} ctx {m.context_length or '?':>6}  {chat:17} "
+                f"{m.file_size / 1e6:7.1f} MB  {(m.sha256 or '')[:12]}"
+            )
+        else:
+            print(f"{m.name:40} UNUSABLE: {m.reason}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    settings = sampler_settings(args)
+    context.store().init()  # fail on an unwritable or locked database before loading a model
+    backend = context.load_backend(args.model)
+    stream = None if args.json else (lambda piece: print(piece, end="", flush=True))
+    outcome = generate(backend, args.prompt, settings, stream, raw=args.raw)
+    gen = outcome.generation
+    if args.json:
+        print_json({"id": outcome.generation_id, **asdict(gen)})
+    else:
+        print()
+        print(
+            f"[{gen.completion_tokens} tokens, {gen.gen_tokens_per_s or 0:.1f} tok/s, "
+            f"ttft {gen.ttft_s:.2f} s, total {gen.total_s:.2f} s, "
+            f"prompt {gen.prompt_tokens_evaluated}/{gen.prompt_tokens} evaluated, "
+            f"peak RSS {gen.peak_rss_mb:.0f} MB, finish {gen.finish_reason}]",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    rows = context.store().export(args.table, args.out, args.format)
+    print(f"wrote {rows} rows of {args.table} to {args.out}", file=sys.stderr)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list GGUF models and their metadata")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("generate", help="generate one answer and store it")
+    p.add_argument("--model", required=True, help="file stem or a unique prefix of it")
+    p.add_argument("--prompt", required=True)
+    add_sampling_args(p, max_tokens=256)
+    p.add_argument("--stop", action="append", help="stop string; repeat for several")
+    p.add_argument("--grammar", help="GBNF grammar the output must follow")
+    p.add_argument("--raw", action="store_true", help="plain completion, no chat formatting")
+    p.add_argument("--json", action="store_true", help="print one JSON record")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("export", help="export a table to parquet or csv")
+    p.add_argument("table", choices=EXPORTABLE_TABLES)
+    p.add_argument("--format", choices=FORMATS, default="parquet")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export)

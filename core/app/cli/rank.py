@@ -1,0 +1,81 @@
+"""`perfics rank`: the PeRFICS ranking of models from stored runs."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, replace
+
+from core.app.cli.common import print_json
+from core.app.ranking import measurements, rank_models
+from core.errors import InvalidRequest
+from core.ranking.cost import HARDWARE_PRESETS
+from core.ranking.perfics import PRESETS
+from core.types import COST_BASES, Weights
+
+COLUMNS = [
+    "rank",
+    "model",
+    "perfics",
+    "performance",
+    "baseline_performance",
+    "gain",
+    "gain_relative",
+    "performance_source",
+    "items",
+    "cost",
+    "memory_gb",
+    "seconds_per_answer",
+    "money_per_1000",
+    "energy_kwh_per_1000",
+    "tokens_per_s",
+    "ttft_s",
+    "on_pareto",
+]
+
+
+def parse_weights(args: argparse.Namespace) -> Weights:
+    if args.preset and args.weights:
+        raise InvalidRequest("give --preset or --weights, not both")
+    if args.weights:
+        try:
+            p, r, c = (float(x) for x in args.weights.split(","))
+        except ValueError:
+            raise InvalidRequest("--weights takes three numbers: P,R,C") from None
+        return Weights(p, r, c, args.cost_basis or "latency")
+    preset = PRESETS.get(args.preset or "laptop-assistant")
+    if preset is None:
+        raise InvalidRequest(f"unknown preset; choose one of {', '.join(PRESETS)}")
+    return replace(preset, basis=args.cost_basis) if args.cost_basis else preset
+
+
+def cmd_rank(args: argparse.Namespace) -> int:
+    weights = parse_weights(args)
+    hardware = HARDWARE_PRESETS[0]
+    ranked = rank_models(measurements(args.run), hardware, weights).ranked
+    if args.json:
+        print_json(
+            {
+                "weights": asdict(weights),
+                "hardware": asdict(hardware),
+                "models": ranked[COLUMNS].to_dict(orient="records"),
+            }
+        )
+    elif ranked.empty:
+        print("Nothing to rank yet: run a benchmark first (perfics run ...).")
+    else:
+        print(
+            f"weights P={weights.performance} R={weights.refinement} C={weights.cost}, "
+            f"cost basis {weights.basis}"
+        )
+        print(ranked[COLUMNS].round(3).to_string(index=False))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rank", help="PeRFICS ranking of models from stored runs")
+    p.add_argument("--run", help="one benchmark run (default: all runs)")
+    p.add_argument("--preset", help=f"one of {', '.join(PRESETS)}")
+    p.add_argument("--weights", help="P,R,C: performance, refinement and cost weights")
+    p.add_argument("--cost-basis", choices=COST_BASES)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_rank)

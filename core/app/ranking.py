@@ -1,0 +1,55 @@
+"""Use cases for the Trade-offs and Costs pages and `perfics rank`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from core.app import context
+from core.ranking.cost import BreakEven, break_even_curve, request_cost
+from core.ranking.perfics import rank
+from core.ranking.tradeoffs import Measurements, measure, model_table, round_points
+from core.types import ApiPrice, HardwareProfile, Weights
+
+
+def measurements(run_id: str | None = None) -> Measurements:
+    """Every SQL aggregate ranking needs, read once; re-ranking then needs no query."""
+    return measure(context.store(), run_id)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    table: pd.DataFrame  # one row per model: quality and every cost
+    ranked: pd.DataFrame  # with PeRFICS, rank and Pareto membership, best first
+    points: pd.DataFrame  # each model at baseline and at its last refined round
+
+
+def rank_models(measured: Measurements, hw: HardwareProfile, weights: Weights) -> Ranking:
+    table = model_table(measured, hw)
+    return Ranking(table, rank(table, weights), round_points(table, measured, hw))
+
+
+def break_even(
+    model_row: pd.Series,
+    hw: HardwareProfile,
+    api: ApiPrice,
+    refined: bool,
+    prompt_tokens: float,
+    output_tokens: float,
+) -> BreakEven:
+    """Local against API cost for one model's measured answers, scaled to the request size."""
+    seconds = model_row.seconds_per_answer if refined else model_row.seconds_per_answer_baseline
+    local = request_cost(
+        seconds,
+        model_row.tokens_per_answer_baseline,
+        int(model_row["items"]),
+        prompt_tokens,
+        output_tokens,
+    )
+    return break_even_curve(hw, local, api)
+
+
+def cost_table(hw: HardwareProfile, run_id: str | None = None) -> pd.DataFrame:
+    """One row per measured model with quality and every cost, unranked (the Costs page)."""
+    return model_table(measurements(run_id), hw)

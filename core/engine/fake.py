@@ -1,0 +1,139 @@
+"""A deterministic, instant Backend for logic tests and UI tests (PERFICS_BACKEND=fake).
+
+Like a real backend it validates requests, streams tokens, honours stop strings and
+max_tokens, and reports KV-cache reuse against the previous prompt, so code written
+against it behaves the same on a real model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from core.engine.backend import OnToken
+from core.engine.grammar_choices import choices
+from core.engine.prompts import check_prompt, fallback_chat_prompt
+from core.errors import GenerationFailed, PromptTooLong
+from core.types import Generation, ModelInfo, SamplerSettings
+
+FAKE_INFO = ModelInfo(
+    name="fake-echo",
+    path=Path("fake-echo.gguf"),
+    file_size=0,
+    usable=True,
+    sha256="0" * 64,
+    display_name="Fake echo model",
+    architecture="fake",
+    size_label="0M",
+    quantization="none",
+    context_length=512,
+    has_chat_template=False,
+)
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+class FakeBackend:
+    """Answers with queued responses, or else a seeded function of the prompt."""
+
+    def __init__(
+        self,
+        responses: list[str] | None = None,
+        info: ModelInfo = FAKE_INFO,
+        fail_on_call: int | None = None,
+        responder: Callable[[str], str] | None = None,
+        delay_s: float = 0.0,
+    ):
+        self.delay_s = delay_s
+        self.info = info
+        self.version = "fake"
+        self.responses = list(responses or [])
+        self.fail_on_call = fail_on_call
+        self.responder = responder
+        self.prompts: list[str] = []
+        self._cached_tokens: list[str] = []
+
+    def chat(
+        self, messages: list[dict[str, str]], settings: SamplerSettings, on_token: OnToken = None
+    ) -> Generation:
+        prompt = fallback_chat_prompt(messages)
+        return self._run(prompt, messages, settings, on_token, "fallback")
+
+    def complete(
+        self, prompt: str, settings: SamplerSettings, on_token: OnToken = None
+    ) -> Generation:
+        check_prompt(prompt)
+        return self._run(prompt, prompt, settings, on_token, "completion")
+
+    def _run(self, prompt, recorded_prompt, settings, on_token, prompt_format) -> Generation:
+        self.prompts.append(prompt)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        if self.fail_on_call is not None and len(self.prompts) == self.fail_on_call:
+            raise GenerationFailed(f"fake backend failure on call {self.fail_on_call}")
+        tokens = _words(prompt)
+        if len(tokens) >= (self.info.context_length or 512):
+            raise PromptTooLong(len(tokens), self.info.context_length or 512)
+        reused = 0
+        for a, b in zip(self._cached_tokens, tokens, strict=False):
+            if a != b:
+                break
+            reused += 1
+        full = self._answer(prompt, settings)
+        # Like the engine, never generate past the context.
+        room = (self.info.context_length or 512) - len(tokens)
+        text, finish = self._truncate(full, settings, min(settings.max_tokens, room))
+        # Like a KV cache, remember the prompt and the answer that followed it.
+        self._cached_tokens = tokens + _words(text)
+        for word in text.split(" "):
+            if on_token:
+                on_token(word + " ")
+        n_out = len(_words(text))
+        return Generation(
+            text=text,
+            finish_reason=finish,
+            prompt=recorded_prompt,
+            prompt_tokens=len(tokens),
+            prompt_tokens_evaluated=len(tokens) - reused,
+            completion_tokens=n_out,
+            ttft_s=0.001,
+            total_s=0.001 * (n_out + 1),
+            gen_tokens_per_s=1000.0 if n_out > 1 else None,
+            peak_rss_mb=0.0,
+            settings=settings,
+            model_name=self.info.name,
+            model_sha256=self.info.sha256 or "",
+            llama_cpp_version=self.version,
+            prompt_format=prompt_format,
+        )
+
+    def _answer(self, prompt: str, settings: SamplerSettings) -> str:
+        if self.responses:
+            return self.responses.pop(0)
+        if self.responder:
+            return self.responder(prompt)
+        digest = hashlib.sha256(f"{settings.seed}:{prompt}".encode()).hexdigest()
+        allowed = choices(settings.grammar) if settings.grammar else None
+        if allowed:
+            # Like a constrained sampler, answer only what the grammar allows.
+            return allowed[int(digest, 16) % len(allowed)]
+        return f"Answer {digest[:8]} to: " + " ".join(_words(prompt)[-12:])
+
+    @staticmethod
+    def _truncate(text: str, settings: SamplerSettings, max_tokens: int) -> tuple[str, str]:
+        cut = len(text)
+        for stop in settings.stop:
+            at = text.find(stop)
+            if at != -1:
+                cut = min(cut, at)
+        finish = "stop"
+        text = text[:cut]
+        words = text.split(" ")
+        if len([w for w in words if w]) > max_tokens:
+            text = " ".join(words[:max_tokens])
+            finish = "length"
+        return text, finish

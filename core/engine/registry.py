@@ -1,0 +1,215 @@
+"""Model registry: find .gguf files and read their metadata without loading the weights.
+
+Metadata comes from llama.cpp's own loader in vocab-only mode (fast, and it validates tensor
+bounds, so truncated files are caught). SHA-256 and metadata are cached per file, keyed on
+size and modification time, so each file is hashed once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from core.errors import AmbiguousModel, ModelNotFound
+from core.types import ModelInfo
+
+log = logging.getLogger(__name__)
+
+GGUF_MAGIC = b"GGUF"
+_CACHE_FILE = "models.json"
+_HASH_BLOCK = 4 * 1024 * 1024
+
+
+def _quantization_names() -> dict[int, str]:
+    import llama_cpp
+
+    prefix = "LLAMA_FTYPE_MOSTLY_"
+    names = {}
+    for key, value in vars(llama_cpp).items():
+        if key.startswith(prefix):
+            names[value] = key.removeprefix(prefix)
+        elif key == "LLAMA_FTYPE_ALL_F32":
+            names[value] = "F32"
+    return names
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _loader_error(log_text: str) -> str:
+    """The most specific reason llama.cpp logged for refusing a file."""
+    lines = [ln.strip() for ln in log_text.splitlines() if ln.strip()]
+    for marker in ("error loading model: ", "gguf_init_from_reader: ", "gguf_init_from_file"):
+        for line in lines:
+            if marker in line:
+                reason = line.split(marker, 1)[1] if marker.endswith(": ") else line
+                if "failed to load model from" not in reason:
+                    return reason
+    return "llama.cpp could not load the file (corrupt or unsupported GGUF)"
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """GGUF key/value metadata via llama.cpp vocab-only load. Raises ValueError with a reason."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if not head:
+        raise ValueError("empty file")
+    if head != GGUF_MAGIC:
+        raise ValueError("not a GGUF file (missing GGUF magic bytes)")
+    from llama_cpp import Llama
+
+    captured = io.StringIO()
+    try:
+        # verbose=True so llama.cpp's own error text reaches stderr, where we capture it.
+        with contextlib.redirect_stderr(captured):
+            llm = Llama(str(path), vocab_only=True, verbose=True)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise ValueError(_loader_error(captured.getvalue())) from exc
+    try:
+        return dict(llm.metadata)
+    finally:
+        llm.close()
+
+
+def _info_from_metadata(path: Path, size: int, sha: str, meta: dict[str, str]) -> ModelInfo:
+    arch = meta.get("general.architecture")
+    ctx = meta.get(f"{arch}.context_length") if arch else None
+    file_type = meta.get("general.file_type")
+    quant = None
+    if file_type is not None and file_type.isdigit():
+        quant = _quantization_names().get(int(file_type), f"type {file_type}")
+    return ModelInfo(
+        name=path.stem,
+        path=path,
+        file_size=size,
+        usable=True,
+        sha256=sha,
+        display_name=meta.get("general.name"),
+        architecture=arch,
+        size_label=meta.get("general.size_label"),
+        quantization=quant,
+        context_length=int(ctx) if ctx and ctx.isdigit() else None,
+        has_chat_template=bool(meta.get("tokenizer.chat_template")),
+    )
+
+
+class _Cache:
+    """JSON file of ModelInfo fields keyed by absolute path; stale when size or mtime change."""
+
+    def __init__(self, cache_dir: Path | None):
+        self.file = cache_dir / _CACHE_FILE if cache_dir else None
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.dirty = False
+        if self.file and self.file.exists():
+            try:
+                self.entries = json.loads(self.file.read_text())
+            except (OSError, ValueError):
+                log.warning("ignoring unreadable model cache %s", self.file)
+
+    def get(self, path: Path, stat: os.stat_result) -> ModelInfo | None:
+        entry = self.entries.get(str(path.resolve()))
+        if not entry or entry["size"] != stat.st_size or entry["mtime_ns"] != stat.st_mtime_ns:
+            return None
+        fields = dict(entry["info"])
+        fields["path"] = path
+        return ModelInfo(**fields)
+
+    def put(self, path: Path, stat: os.stat_result, info: ModelInfo) -> None:
+        fields = asdict(info)
+        fields["path"] = str(path)
+        self.entries[str(path.resolve())] = {
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "info": fields,
+        }
+        self.dirty = True
+
+    def save(self) -> None:
+        if not (self.file and self.dirty):
+            return
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.entries, indent=1))
+            tmp.replace(self.file)
+        except OSError as exc:
+            # A read-only data folder only costs re-hashing next time.
+            log.warning("cannot write model cache %s: %s", self.file, exc)
+
+
+def inspect_model(path: Path, cache: _Cache | None = None) -> ModelInfo:
+    """Describe one file; never raises for a bad file, it is reported as unusable."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        return ModelInfo(name=path.stem, path=path, file_size=0, usable=False, reason=str(exc))
+    if cache and (hit := cache.get(path, stat)):
+        return hit
+    try:
+        meta = read_metadata(path)
+        info = _info_from_metadata(path, stat.st_size, sha256_file(path), meta)
+    except (ValueError, OSError) as exc:
+        info = ModelInfo(
+            name=path.stem, path=path, file_size=stat.st_size, usable=False, reason=str(exc)
+        )
+    if cache:
+        cache.put(path, stat, info)
+    return info
+
+
+def discover(models_dir: Path, cache_dir: Path | None = None) -> list[ModelInfo]:
+    """All .gguf files in models_dir, sorted by name, usable or not."""
+    if not models_dir.is_dir():
+        return []
+    cache = _Cache(cache_dir)
+    found = [
+        inspect_model(p, cache)
+        for p in sorted(models_dir.iterdir(), key=lambda p: p.name.lower())
+        if p.suffix.lower() == ".gguf" and p.is_file()
+    ]
+    cache.save()
+    return found
+
+
+def resolve(name: str, models: list[ModelInfo]) -> ModelInfo:
+    """A usable model by exact file stem, or else by a unique case-insensitive stem prefix."""
+    usable = [m for m in models if m.usable]
+    for m in usable:
+        if m.name == name:
+            return m
+    matches = [m for m in usable if m.name.lower().startswith(name.lower())]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise AmbiguousModel(name, [m.name for m in matches])
+    raise ModelNotFound(name, [m.name for m in usable])
+
+
+def default_model(models: list[ModelInfo]) -> ModelInfo | None:
+    """The embedded instruct model if present, else the first usable one with a chat template."""
+    usable = [m for m in models if m.usable]
+    preferred = [m for m in usable if m.name.lower().startswith("smollm2")]
+    with_template = [m for m in usable if m.has_chat_template]
+    for group in (preferred, with_template, usable):
+        if group:
+            return group[0]
+    return None
+
+
+def as_row(info: ModelInfo) -> dict[str, Any]:
+    row = asdict(info)
+    row["path"] = str(info.path)
+    row["file_size_mb"] = round(info.file_size / 1e6, 1)
+    return row

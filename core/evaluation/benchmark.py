@@ -1,0 +1,207 @@
+"""Resumable benchmark runs: models x suite questions x refinement rounds, optionally judged.
+
+A unit is one answer (a model refining its answer to one question, then judged) or one
+model-vs-model pair. All units are stored, pending, when the run is created. Generations are
+stored as they complete; a unit's outcome and judgments are written together at its end.
+Resuming works through the pending units and first discards whatever an interrupted unit
+left, so nothing is redone or duplicated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from itertools import combinations
+
+from core.engine import Backend
+from core.errors import GenerationFailed, InvalidRequest
+from core.evaluation.judge import grade, judge_pair
+from core.evaluation.lifecycle import RunLifecycle
+from core.evaluation.refine import check_rounds, refine
+from core.evaluation.suites import check_reference, ensure_builtin_suite
+from core.evaluation.templates import DEFAULTS
+from core.store import Store
+from core.types import (
+    BenchmarkConfig,
+    ItemKey,
+    ItemKind,
+    ItemOutcome,
+    Judgment,
+    ModelRef,
+    Question,
+    RunKind,
+    RunSpec,
+    RunStatus,
+    RunUnit,
+)
+
+OnProgress = Callable[[int, int, float | None], None] | None  # done, total, eta seconds
+LoadBackend = Callable[[str], Backend]
+
+
+def select_questions(store: Store, spec: RunSpec) -> list[Question]:
+    ensure_builtin_suite(store)
+    questions = store.suites.questions(spec.suite)
+    if not questions:
+        known = ", ".join(store.suites.names())
+        raise InvalidRequest(f"No suite named {spec.suite!r}. Known suites: {known}")
+    if spec.categories:
+        unknown = set(spec.categories) - {q.category for q in questions}
+        if unknown:
+            raise InvalidRequest(f"Suite {spec.suite!r} has no category {sorted(unknown)}")
+        questions = [q for q in questions if q.category in spec.categories]
+    if spec.limit is not None:
+        if spec.limit < 1:
+            raise InvalidRequest("--limit must be at least 1")
+        questions = questions[: spec.limit]
+    return questions
+
+
+def plan_units(config: BenchmarkConfig, categories: dict[str, str]) -> list[RunUnit]:
+    """Units in execution order: per question, each model's answer, then each model pair
+    (once both answers exist) when the run is judged."""
+    keys: list[ItemKey] = []
+    for qid in config.question_ids:
+        keys += [ItemKey.answer(m, qid) for m in config.model_names]
+        if config.judge is not None:
+            keys += [ItemKey.pair(a, b, qid) for a, b in combinations(config.model_names, 2)]
+    return [RunUnit(no, key, categories[key.question_id]) for no, key in enumerate(keys)]
+
+
+def create_run(store: Store, spec: RunSpec, llama_cpp_version: str) -> str:
+    """Store the run's full configuration and all its units, queued until a worker claims it."""
+    check_rounds(spec.rounds)
+    if not spec.models:
+        raise InvalidRequest("Choose at least one model.")
+    if len({m.name for m in spec.models}) != len(spec.models):
+        raise InvalidRequest("The same model is listed twice.")
+    questions = select_questions(store, spec)
+    for info in (*spec.models, *([spec.judge] if spec.judge else [])):
+        store.models.upsert(info)
+    config = BenchmarkConfig(
+        suite=spec.suite,
+        question_ids=tuple(q.id for q in questions),
+        models=tuple(ModelRef.of(m) for m in spec.models),
+        judge=ModelRef.of(spec.judge) if spec.judge else None,
+        rounds=spec.rounds,
+        limit=spec.limit,
+        categories=spec.categories,
+        settings=spec.settings,
+        templates=dict(spec.templates or DEFAULTS),
+        llama_cpp_version=llama_cpp_version,
+    )
+    units = plan_units(config, {q.id: q.category for q in questions})
+    return RunLifecycle.create(store, RunKind.BENCHMARK, config, units).id
+
+
+class _Executor:
+    """Works through one claimed run's pending units."""
+
+    def __init__(self, store: Store, run: RunLifecycle, config: BenchmarkConfig, load):
+        self.store, self.run, self.config, self.load = store, run, config, load
+        self.questions = {q.id: q for q in store.suites.questions(config.suite)}
+        missing = set(config.question_ids) - set(self.questions)
+        if missing:
+            raise InvalidRequest(
+                f"Suite {config.suite!r} no longer has question(s) {sorted(missing)[:5]}; "
+                "this run cannot be resumed."
+            )
+        for ref in (*config.models, *([config.judge] if config.judge else [])):
+            loaded = load(ref.name).info
+            if (loaded.name, loaded.sha256) != (ref.name, ref.sha256):
+                raise InvalidRequest(
+                    f"Model {ref.name} is not the file this run started with "
+                    f"(SHA-256 {(ref.sha256 or '')[:12]}…); restore it to resume the run."
+                )
+        self.judge = load(config.judge.name) if config.judge else None
+
+    def unit(self, unit: RunUnit) -> None:
+        self.store.items.discard_partial(self.run.id, unit.no)
+        question = self.questions[unit.key.question_id]
+        if unit.key.kind == ItemKind.ANSWER:
+            self.answer(unit, question, self.load(unit.key.model))
+        else:
+            self.pair(unit, question)
+
+    def answer(self, unit: RunUnit, question: Question, backend: Backend) -> None:
+        step_index = 0
+
+        def persist(step) -> None:
+            nonlocal step_index
+            self.store.generations.save_step(self.run.id, step, step_index, item_no=unit.no)
+            step_index += 1
+            self.run.check_stop()
+
+        started = time.perf_counter()
+        sha = backend.info.sha256
+        try:
+            result = refine(
+                backend,
+                question.text,
+                self.config.rounds,
+                self.config.settings,
+                persist,
+                templates=self.config.templates,
+            )
+        except (GenerationFailed, InvalidRequest) as exc:
+            outcome = ItemOutcome("failed", time.perf_counter() - started, str(exc), sha)
+            self.store.items.finish(self.run.id, unit.no, outcome)
+            return
+        judgments: list[Judgment] = []
+        if self.judge is not None:
+            judgments.append(grade(self.judge, question.text, result.baseline, "baseline"))
+            judgments.append(grade(self.judge, question.text, result.final, "refined"))
+            if result.final != result.baseline:
+                judgments += judge_pair(
+                    self.judge, question.text, result.baseline, result.final, "baseline|refined"
+                )
+        outcome = ItemOutcome(
+            status="done",
+            seconds=time.perf_counter() - started,
+            model_sha256=sha,
+            baseline=result.baseline,
+            final=result.final,
+            stop_reason=result.stop_reason,
+            rounds_done=result.rounds_done,
+            baseline_correct=check_reference(question, result.baseline),
+            final_correct=check_reference(question, result.final),
+        )
+        self.store.items.finish(self.run.id, unit.no, outcome, self.config.judge, judgments)
+
+    def pair(self, unit: RunUnit, question: Question) -> None:
+        a, b = unit.key.model, unit.key.other_model
+        finals = self.store.items.answer_finals(self.run.id, question.id, [a, b])
+        if len(finals) < 2:
+            outcome = ItemOutcome("failed", error="an answer is missing")
+            self.store.items.finish(self.run.id, unit.no, outcome)
+            return
+        started = time.perf_counter()
+        judgments = judge_pair(self.judge, question.text, finals[a], finals[b], f"{a}|{b}")
+        outcome = ItemOutcome("done", time.perf_counter() - started)
+        self.store.items.finish(self.run.id, unit.no, outcome, self.config.judge, judgments)
+
+
+def execute(
+    store: Store, run_id: str, load: LoadBackend, on_progress: OnProgress = None
+) -> RunStatus:
+    """Run (or resume) every pending unit of a run; returns the final status."""
+    record = store.runs.get(run_id)
+    if record.kind != RunKind.BENCHMARK:
+        raise InvalidRequest(f"Run {run_id} is a {record.kind} run, not a benchmark.")
+    run = RunLifecycle(store, run_id)
+    with run.working():
+        run.check_stop()  # stopped while it waited for this worker
+        executor = _Executor(store, run, record.config, load)
+        todo = store.items.pending(run_id)
+        total = record.total_units or len(todo)
+        finished, started = total - len(todo), time.monotonic()
+        if on_progress:
+            on_progress(finished, total, None)
+        for n, unit in enumerate(todo, start=1):
+            run.check_stop()
+            executor.unit(unit)
+            if on_progress:
+                eta = (time.monotonic() - started) / n * (len(todo) - n)
+                on_progress(finished + n, total, eta)
+        run.complete()
+    return RunStatus.COMPLETED

@@ -1,0 +1,57 @@
+"""Store layer: the DuckDB file and every SQL statement in the project, grouped by what it
+stores. It takes and returns records (and DataFrames for tables of numbers) and imports no
+evaluation, ranking or app module.
+
+    store = Store(path)
+    store.runs.get(run_id)            runs and their lifecycle
+    store.items.pending(run_id)       a run's units and their judgments
+    store.generations.save(gen)       model outputs
+    store.suites.questions(name)      question suites
+    store.votes.record(...)           arena votes
+    store.models.upsert(info)         model files
+    store.aggregates.performance()    the Trade-offs and Costs queries
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.store.aggregates import Aggregates
+from core.store.database import Database
+from core.store.duck import scalar
+from core.store.export import EXPORTABLE_TABLES, FORMATS, export_table
+from core.store.generations import GenerationTable
+from core.store.items import ItemTable
+from core.store.models import ModelTable
+from core.store.runs import RunTable
+from core.store.suites import SuiteTable
+from core.store.votes import VoteTable
+
+__all__ = ["EXPORTABLE_TABLES", "FORMATS", "Store"]
+
+
+class Store:
+    """A path to a DuckDB file; holds no connection between operations."""
+
+    def __init__(self, path: str | Path, lock_timeout_s: float = 10.0):
+        self.db = Database(path, lock_timeout_s)
+        self.models = ModelTable(self.db)
+        self.runs = RunTable(self.db)
+        self.items = ItemTable(self.db)
+        self.generations = GenerationTable(self.db)
+        self.suites = SuiteTable(self.db)
+        self.votes = VoteTable(self.db)
+        self.aggregates = Aggregates(self.db)
+
+    @property
+    def path(self) -> Path:
+        return self.db.path
+
+    def init(self) -> int:
+        """Create or migrate the schema; returns the schema version. Fails early on a locked
+        or unwritable database, before any expensive work."""
+        with self.db.connect() as con:
+            return scalar(con, "SELECT max(version) FROM schema_version")
+
+    def export(self, table: str, out: str | Path, fmt: str) -> int:
+        return export_table(self.db, table, out, fmt)

@@ -1,0 +1,121 @@
+"""Run units (run_items) and the judgments made on them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+
+import pandas as pd
+
+from core.store.database import Database
+from core.store.duck import insert_sql, now, optional
+from core.types import ItemKey, ItemKind, ItemOutcome, Judgment, ModelRef, RunUnit
+
+# Judge scores and both pair verdicts per unit, from judgments that parsed. The one place that
+# says which judgment is a unit's baseline score, refined score or verdict; every query that
+# needs scores joins it. Parameters: a run id or NULL for all runs, twice.
+ITEM_SCORES_CTE = """
+item_scores AS (
+    SELECT run_id, item_no,
+           max(score) FILTER (WHERE kind = 'single' AND subject = 'baseline'
+                              AND status = 'ok') AS baseline_score,
+           max(score) FILTER (WHERE kind = 'single' AND subject = 'refined'
+                              AND status = 'ok') AS refined_score,
+           max(verdict) FILTER (WHERE kind = 'pair' AND order_ab = 'AB'
+                                AND status = 'ok') AS verdict_ab,
+           max(verdict) FILTER (WHERE kind = 'pair' AND order_ab = 'BA'
+                                AND status = 'ok') AS verdict_ba,
+           count(*) FILTER (WHERE kind = 'pair') AS pair_judgments
+    FROM judgments
+    WHERE CAST(? AS VARCHAR) IS NULL OR run_id = ?
+    GROUP BY run_id, item_no
+)
+"""
+
+UNIT_SCORES_SQL = f"""
+WITH {ITEM_SCORES_CTE}
+SELECT i.item_no, i.kind, i.model_name, i.other_model_name, i.category, i.question_id,
+       i.status, i.error, i.rounds_done, i.stop_reason, i.seconds, i.baseline, i.final,
+       i.baseline_correct, i.final_correct,
+       s.baseline_score, s.refined_score, s.verdict_ab, s.verdict_ba,
+       coalesce(s.pair_judgments, 0) AS pair_judgments
+FROM run_items i
+LEFT JOIN item_scores s ON s.run_id = i.run_id AND s.item_no = i.item_no
+WHERE i.run_id = ? AND i.kind = ? AND i.status <> 'pending'
+ORDER BY i.model_name, i.other_model_name, i.question_id
+"""
+
+
+class ItemTable:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def pending(self, run_id: str) -> list[RunUnit]:
+        """Units not finished yet, in execution order."""
+        rows = self.db.rows(
+            "SELECT item_no, kind, question_id, model_name, other_model_name, category "
+            "FROM run_items WHERE run_id = ? AND status = 'pending' ORDER BY item_no",
+            [run_id],
+        )
+        return [
+            RunUnit(no, ItemKey(ItemKind(kind), qid, model, optional(other)), category)
+            for no, kind, qid, model, other, category in rows
+        ]
+
+    def discard_partial(self, run_id: str, item_no: int) -> None:
+        """Remove what an interrupted attempt at a unit left, so a redo cannot duplicate it."""
+        with self.db.transaction() as con:
+            for table in ("generations", "judgments"):
+                con.execute(
+                    f"DELETE FROM {table} WHERE run_id = ? AND item_no = ?", [run_id, item_no]
+                )
+
+    def finish(
+        self,
+        run_id: str,
+        item_no: int,
+        outcome: ItemOutcome,
+        judge: ModelRef | None = None,
+        judgments: list[Judgment] = (),
+    ) -> None:
+        """The unit's outcome and its judgments in one transaction: a unit is done or pending."""
+        fields = asdict(outcome)
+        assignments = ", ".join(f"{column} = ?" for column in fields)
+        with self.db.transaction() as con:
+            con.execute(
+                f"UPDATE run_items SET {assignments}, finished_at = ? "
+                "WHERE run_id = ? AND item_no = ?",
+                [*fields.values(), now(), run_id, item_no],
+            )
+            for j in judgments:
+                row = {
+                    "id": uuid.uuid4().hex,
+                    "run_id": run_id,
+                    "item_no": item_no,
+                    "judge_name": judge.name if judge else "",
+                    "judge_sha256": (judge.sha256 if judge else None) or "",
+                    **asdict(j),
+                    "created_at": now(),
+                }
+                con.execute(*insert_sql("judgments", row))
+
+    def answer_finals(self, run_id: str, question_id: str, models: list[str]) -> dict[str, str]:
+        """Final answers of the given models to one question, for the units that finished."""
+        rows = self.db.rows(
+            "SELECT model_name, final FROM run_items WHERE run_id = ? AND kind = 'answer' "
+            "AND question_id = ? AND status = 'done' AND list_contains(?, model_name)",
+            [run_id, question_id, models],
+        )
+        return dict(rows)
+
+    def scores(self, run_id: str, kind: ItemKind) -> pd.DataFrame:
+        """Finished units of one kind with their judge scores and both pair verdicts."""
+        return self.db.query_df(UNIT_SCORES_SQL, [run_id, run_id, run_id, kind])
+
+    def judgment_counts(self, run_id: str) -> tuple[int, int, int]:
+        """(all, parsed, failed) judgments of a run."""
+        return self.db.rows(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'ok'), "
+            "count(*) FILTER (WHERE status = 'failed') FROM judgments WHERE run_id = ?",
+            [run_id],
+        )[0]

@@ -1,0 +1,210 @@
+"""The runs table: one row per refinement or benchmark, its units, owner process and status."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import pandas as pd
+
+from core.errors import StoreError
+from core.store.database import Database
+from core.store.duck import now, optional
+from core.types import RunKind, RunRecord, RunStatus, RunUnit
+from core.types.runs import CONFIG_TYPES
+
+# Whether the process that claimed a run is still working on it: (pid, last heartbeat).
+OwnerAlive = Callable[[int, datetime | None], bool]
+
+RUN_COLUMNS = (
+    "id, kind, status, config, created_at, error, stop_reason, finished_at, pid, heartbeat_at, "
+    "total_units"
+)
+# Units finished (done or failed), counted in the same query as the run row.
+DONE_UNITS = "(SELECT count(*) FROM run_items i WHERE i.run_id = r.id AND i.status <> 'pending')"
+
+
+def _record(row: tuple) -> RunRecord:
+    (rid, kind, status, config, created, error, stop, finished, pid, beat, total, done) = row
+    kind = RunKind(kind)
+    return RunRecord(
+        id=rid,
+        kind=kind,
+        status=RunStatus(status),
+        config=CONFIG_TYPES[kind].from_json(json.loads(config)),
+        created_at=created,
+        error=optional(error),
+        stop_reason=optional(stop),
+        finished_at=optional(finished),
+        pid=optional(pid),
+        heartbeat_at=optional(beat),
+        total_units=optional(total),
+        done_units=int(done or 0),
+    )
+
+
+class RunTable:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def create(
+        self,
+        kind: RunKind,
+        config: dict,
+        units: Sequence[RunUnit] = (),
+        status: RunStatus = RunStatus.QUEUED,
+        total_units: int | None = None,
+    ) -> str:
+        """A new run and all its units (pending), in one transaction."""
+        run_id = uuid.uuid4().hex
+        with self.db.transaction() as con:
+            con.execute(
+                "INSERT INTO runs (id, kind, status, config, created_at, total_units) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [run_id, kind, status, json.dumps(config), now(), total_units or len(units)],
+            )
+            if units:
+                con.executemany(
+                    "INSERT INTO run_items (run_id, item_no, kind, question_id, model_name, "
+                    "other_model_name, category, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                    [
+                        [
+                            run_id,
+                            u.no,
+                            u.key.kind,
+                            u.key.question_id,
+                            u.key.model,
+                            u.key.other_model,
+                            u.category,
+                        ]
+                        for u in units
+                    ],
+                )
+        return run_id
+
+    def get(self, run_id: str) -> RunRecord:
+        rows = self.db.rows(
+            f"SELECT {RUN_COLUMNS}, {DONE_UNITS} FROM runs r WHERE id = ?", [run_id]
+        )
+        if not rows:
+            raise StoreError(f"No run with id {run_id!r}")
+        return _record(rows[0])
+
+    def claim(self, run_id: str, pid: int, owner_alive: OwnerAlive) -> bool:
+        """Mark the run as worked on by `pid`, unless another live process already is; returns
+        whether a stop has been asked for. One transaction: DuckDB's single-writer lock makes
+        the check and the claim atomic."""
+        with self.db.transaction() as con:
+            rows = con.execute(
+                "SELECT status, pid, heartbeat_at, stop_requested FROM runs WHERE id = ?", [run_id]
+            ).fetchall()
+            if not rows:
+                raise StoreError(f"No run with id {run_id!r}")
+            status, owner, beat, stop = rows[0]
+            if status == RunStatus.RUNNING and owner and owner != pid and owner_alive(owner, beat):
+                raise StoreError(f"Run {run_id} is already being worked on by process {owner}.")
+            con.execute(
+                "UPDATE runs SET status = 'running', error = NULL, pid = ?, heartbeat_at = ?, "
+                "finished_at = NULL WHERE id = ?",
+                [pid, now(), run_id],
+            )
+        return bool(stop)
+
+    def heartbeat(self, run_id: str, pid: int) -> bool:
+        """Record that `pid` is still working on the run; returns whether a stop was asked."""
+        with self.db.connect() as con:
+            rows = con.execute(
+                "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND pid = ? "
+                "RETURNING stop_requested",
+                [now(), run_id, pid],
+            ).fetchall()
+        return bool(rows and rows[0][0])
+
+    def request_stop(self, run_id: str) -> None:
+        """Ask whoever works on the run to stop; honoured at its next step."""
+        self.db.execute("UPDATE runs SET stop_requested = true WHERE id = ?", [run_id])
+
+    def requeue(self, run_id: str) -> None:
+        """An unfinished run waits for a worker again, with any earlier stop request withdrawn."""
+        self.db.execute(
+            "UPDATE runs SET status = 'queued', stop_requested = false, finished_at = NULL "
+            "WHERE id = ? AND status IN ('queued', 'failed', 'interrupted')",
+            [run_id],
+        )
+
+    def finish(
+        self,
+        run_id: str,
+        status: RunStatus,
+        error: str | None = None,
+        stop_reason: str | None = None,
+    ) -> None:
+        self.db.execute(
+            "UPDATE runs SET status = ?, error = ?, stop_reason = ?, finished_at = ? WHERE id = ?",
+            [status, error, stop_reason, now(), run_id],
+        )
+
+    def mark_abandoned(self, run_id: str, pid: int | None, error: str) -> bool:
+        """A running run whose process is gone becomes interrupted; only if `pid` still owns
+        it, so a process that claimed it meanwhile is never overruled."""
+        with self.db.connect() as con:
+            rows = con.execute(
+                "UPDATE runs SET status = 'interrupted', error = ?, finished_at = ? "
+                "WHERE id = ? AND status = 'running' AND pid IS NOT DISTINCT FROM ? RETURNING id",
+                [error, now(), run_id, pid],
+            ).fetchall()
+        return bool(rows)
+
+    def delete(self, run_id: str) -> None:
+        """The run and everything recorded under it, in one transaction."""
+        with self.db.transaction() as con:
+            for table in ("votes", "judgments", "generations", "run_items"):
+                con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+            con.execute("DELETE FROM runs WHERE id = ?", [run_id])
+
+    def refine_history(self, limit: int = 200) -> pd.DataFrame:
+        """Refinement runs, newest first, with the prompt and model from their configuration."""
+        return self.db.query_df(
+            """
+            SELECT r.id, r.created_at, r.status, r.stop_reason, r.error,
+                   r.config->>'model' AS model, r.config->>'prompt' AS prompt,
+                   CAST(r.config->>'rounds' AS INTEGER) AS rounds,
+                   count(g.id) AS steps
+            FROM runs r LEFT JOIN generations g ON g.run_id = r.id
+            WHERE r.kind = 'refine'
+            GROUP BY ALL
+            ORDER BY r.created_at DESC
+            LIMIT ?
+            """,
+            [limit],
+        )
+
+    def benchmark_overview(self, limit: int = 200) -> pd.DataFrame:
+        """Benchmark runs, newest first, with finished and total units: one query, so a page
+        can poll it every few seconds."""
+        return self.db.query_df(
+            """
+            WITH progress AS (
+                SELECT run_id, count(*) FILTER (WHERE status <> 'pending') AS items_done,
+                       avg(seconds) AS seconds_per_item
+                FROM run_items GROUP BY run_id
+            )
+            SELECT r.id, r.created_at, r.status, r.pid, r.heartbeat_at,
+                   r.config->>'suite' AS suite,
+                   (SELECT string_agg(m->>'name', ',')
+                    FROM (SELECT unnest(from_json(r.config->'models', '["json"]')) AS m))
+                       AS models,
+                   r.config->'judge'->>'name' AS judge,
+                   CAST(r.config->>'rounds' AS INTEGER) AS rounds,
+                   coalesce(p.items_done, 0) AS items_done,
+                   r.total_units AS total,
+                   p.seconds_per_item,
+                   r.error
+            FROM runs r LEFT JOIN progress p ON p.run_id = r.id
+            WHERE r.kind = 'benchmark'
+            ORDER BY r.created_at DESC LIMIT ?
+            """,
+            [limit],
+        )

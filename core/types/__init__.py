@@ -1,0 +1,66 @@
+"""Frozen records that cross layer boundaries. Every layer may import them; they import
+nothing from the project but its errors."""
+
+from core.types.engine import Generation, ModelInfo, SamplerSettings
+from core.types.evaluation import (
+    ArenaPair,
+    ItemKey,
+    ItemKind,
+    ItemOutcome,
+    Judgment,
+    PromptTemplate,
+    Question,
+    RefineOutcome,
+    RefineResult,
+    RefineStep,
+    RefineTotals,
+    RowError,
+    RunUnit,
+    StopReason,
+)
+from core.types.ranking import COST_BASES, AnswerCost, ApiPrice, HardwareProfile, Weights
+from core.types.runs import (
+    BenchmarkConfig,
+    ModelRef,
+    RefineConfig,
+    RunConfig,
+    RunKind,
+    RunProgress,
+    RunRecord,
+    RunSpec,
+    RunStatus,
+)
+
+__all__ = [
+    "COST_BASES",
+    "AnswerCost",
+    "ApiPrice",
+    "ArenaPair",
+    "BenchmarkConfig",
+    "Generation",
+    "HardwareProfile",
+    "ItemKey",
+    "ItemKind",
+    "ItemOutcome",
+    "Judgment",
+    "ModelInfo",
+    "ModelRef",
+    "PromptTemplate",
+    "Question",
+    "RefineConfig",
+    "RefineOutcome",
+    "RefineResult",
+    "RefineStep",
+    "RefineTotals",
+    "RowError",
+    "RunConfig",
+    "RunKind",
+    "RunProgress",
+    "RunRecord",
+    "RunSpec",
+    "RunStatus",
+    "RunUnit",
+    "SamplerSettings",
+    "StopReason",
+    "Weights",
+]

@@ -1,0 +1,85 @@
+"""Records of the engine layer: sampling settings, what a model file is, and one generation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import InvalidRequest
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    temperature: float = 0.7
+    top_p: float = 0.95
+    # 1.1 (llama.cpp's own CLI default) keeps very small models out of repetition loops.
+    repeat_penalty: float = 1.1
+    max_tokens: int = 256
+    seed: int = 42
+    stop: tuple[str, ...] = ()
+    grammar: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.temperature <= 5.0:
+            raise InvalidRequest(f"temperature must be between 0 and 5, got {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise InvalidRequest(f"top_p must be in (0, 1], got {self.top_p}")
+        if not 0.5 <= self.repeat_penalty <= 2.0:
+            raise InvalidRequest(
+                f"repeat_penalty must be between 0.5 and 2, got {self.repeat_penalty}"
+            )
+        if self.max_tokens < 1:
+            raise InvalidRequest(f"max_tokens must be at least 1, got {self.max_tokens}")
+        if self.seed < 0:
+            raise InvalidRequest(f"seed must be non-negative, got {self.seed}")
+
+    @classmethod
+    def from_dict(cls, stored: dict) -> SamplerSettings:
+        """From the JSON form kept in a run's configuration (stop strings come back as a list)."""
+        return cls(**{**stored, "stop": tuple(stored.get("stop") or ())})
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the registry knows about one .gguf file, read without loading its weights."""
+
+    name: str
+    path: Path
+    file_size: int
+    usable: bool
+    reason: str | None = None
+    sha256: str | None = None
+    display_name: str | None = None
+    architecture: str | None = None
+    size_label: str | None = None
+    quantization: str | None = None
+    context_length: int | None = None
+    has_chat_template: bool = False
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One completed generation and how it was produced."""
+
+    text: str
+    finish_reason: str
+    prompt: str | list[dict[str, str]]
+    prompt_tokens: int
+    prompt_tokens_evaluated: int
+    completion_tokens: int
+    ttft_s: float
+    total_s: float
+    gen_tokens_per_s: float | None
+    peak_rss_mb: float
+    settings: SamplerSettings
+    model_name: str
+    model_sha256: str
+    llama_cpp_version: str
+    prompt_format: str = "completion"
+    # Resident memory this model added to the process: RSS growth from just before loading to
+    # just after a one-token warm-up (weights paged in, KV cache and buffers allocated).
+    model_memory_mb: float | None = None
+
+    @property
+    def prompt_tokens_reused(self) -> int:
+        return self.prompt_tokens - self.prompt_tokens_evaluated

@@ -1,0 +1,173 @@
+"""Records of a run's life: its kind and status, its stored configuration, and the row the
+store keeps for it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from core.types.engine import ModelInfo, SamplerSettings
+from core.types.evaluation import PromptTemplate
+
+
+class RunKind(StrEnum):
+    REFINE = "refine"  # one interactive refinement
+    BENCHMARK = "benchmark"  # models x questions x rounds, in the background worker
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"  # created; no process has claimed it yet
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # stopped, killed or Ctrl+C: resumable
+
+    @property
+    def resumable(self) -> bool:
+        return self in (RunStatus.QUEUED, RunStatus.FAILED, RunStatus.INTERRUPTED)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model as a run records it: the file stem and the exact file (SHA-256)."""
+
+    name: str
+    sha256: str | None
+    quantization: str | None = None
+
+    @classmethod
+    def of(cls, info: ModelInfo) -> ModelRef:
+        return cls(info.name, info.sha256, info.quantization)
+
+
+def _templates_from(stored: dict) -> dict[str, PromptTemplate]:
+    return {kind: PromptTemplate(**t) for kind, t in stored.items()}
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    prompt: str
+    rounds: int
+    model: ModelRef
+    settings: SamplerSettings
+    templates: dict[str, PromptTemplate]
+    llama_cpp_version: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "prompt": self.prompt,
+            "rounds": self.rounds,
+            "model": self.model.name,
+            "model_sha256": self.model.sha256,
+            "settings": asdict(self.settings),
+            "templates": {k: asdict(t) for k, t in self.templates.items()},
+            "llama_cpp_version": self.llama_cpp_version,
+        }
+
+    @classmethod
+    def from_json(cls, stored: dict[str, Any]) -> RefineConfig:
+        return cls(
+            prompt=stored["prompt"],
+            rounds=int(stored["rounds"]),
+            model=ModelRef(stored["model"], stored.get("model_sha256")),
+            settings=SamplerSettings.from_dict(stored["settings"]),
+            templates=_templates_from(stored.get("templates", {})),
+            llama_cpp_version=stored.get("llama_cpp_version", ""),
+        )
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A benchmark as the user asks for it, before its questions are chosen."""
+
+    suite: str
+    models: tuple[ModelInfo, ...]
+    rounds: int = 2
+    judge: ModelInfo | None = None
+    limit: int | None = None
+    categories: tuple[str, ...] = ()
+    settings: SamplerSettings = field(default_factory=lambda: SamplerSettings(max_tokens=384))
+    templates: dict[str, PromptTemplate] | None = None  # None: the built-in templates
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """A benchmark run's full configuration, including the exact questions it covers."""
+
+    suite: str
+    question_ids: tuple[str, ...]
+    models: tuple[ModelRef, ...]
+    judge: ModelRef | None
+    rounds: int
+    limit: int | None
+    categories: tuple[str, ...]
+    settings: SamplerSettings
+    templates: dict[str, PromptTemplate]
+    llama_cpp_version: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "question_ids": list(self.question_ids),
+            "models": [asdict(m) for m in self.models],
+            "judge": asdict(self.judge) if self.judge else None,
+            "rounds": self.rounds,
+            "limit": self.limit,
+            "categories": list(self.categories),
+            "settings": asdict(self.settings),
+            "templates": {k: asdict(t) for k, t in self.templates.items()},
+            "llama_cpp_version": self.llama_cpp_version,
+        }
+
+    @classmethod
+    def from_json(cls, stored: dict[str, Any]) -> BenchmarkConfig:
+        return cls(
+            suite=stored["suite"],
+            question_ids=tuple(stored["question_ids"]),
+            models=tuple(ModelRef(**m) for m in stored["models"]),
+            judge=ModelRef(**stored["judge"]) if stored.get("judge") else None,
+            rounds=int(stored["rounds"]),
+            limit=stored.get("limit"),
+            categories=tuple(stored.get("categories") or ()),
+            settings=SamplerSettings.from_dict(stored["settings"]),
+            templates=_templates_from(stored.get("templates", {})),
+            llama_cpp_version=stored.get("llama_cpp_version", ""),
+        )
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.models)
+
+
+RunConfig = RefineConfig | BenchmarkConfig
+CONFIG_TYPES: dict[RunKind, type] = {
+    RunKind.REFINE: RefineConfig,
+    RunKind.BENCHMARK: BenchmarkConfig,
+}
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of the runs table."""
+
+    id: str
+    kind: RunKind
+    status: RunStatus
+    config: RunConfig
+    created_at: datetime
+    error: str | None = None
+    stop_reason: str | None = None
+    finished_at: datetime | None = None
+    pid: int | None = None
+    heartbeat_at: datetime | None = None
+    total_units: int | None = None
+    done_units: int = 0
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    done: int
+    total: int
+    eta_s: float | None = None

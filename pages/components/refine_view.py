@@ -1,0 +1,117 @@
+"""Drawing a refinement: live while it streams, and again from the history.
+
+Model output is shown as markdown text only; Streamlit's markdown never renders raw HTML.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+import streamlit as st
+
+from core.app.options import change_ratio
+from core.types import StopReason
+from pages.components.text import diff_markdown, escape
+
+
+@dataclass
+class RunView:
+    """Baseline on the left, the refined answer and each round's critique on the right."""
+
+    container: object
+    title: str | None = None
+    slots: dict = field(default_factory=dict)
+    texts: dict = field(default_factory=dict)
+    drawn_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        with self.container:
+            if self.title:
+                st.markdown(f"#### {escape(self.title)}")
+            left, right = st.columns(2)
+        left.markdown("**Baseline**")
+        right.markdown("**Refined**")
+        self.slots["baseline"] = left.empty()
+        self.slots["refined"] = right.empty()
+        self.critiques = right.container()
+
+    def _slot(self, round_no: int, kind: str):
+        if kind in ("baseline", "refined"):
+            return self.slots[kind]
+        key = (round_no, kind)
+        if key not in self.slots:
+            if round_no not in self.slots:
+                self.slots[round_no] = self.critiques.expander(f"Round {round_no} critique")
+            self.slots[key] = self.slots[round_no].empty()
+        return self.slots[key]
+
+    def show(self, round_no: int, kind: str, text: str) -> None:
+        label = "**Verdict, needs changes:** " if kind == "verdict" else ""
+        self._slot(round_no, kind).markdown(label + text if text else "_…_")
+
+    def on_token(self, round_no: int, kind: str, piece: str) -> None:
+        key = (round_no, kind)
+        self.texts[key] = self.texts.get(key, "") + piece
+        if time.monotonic() - self.drawn_at > 0.05:
+            self.show(round_no, kind, self.texts[key])
+            self.drawn_at = time.monotonic()
+
+    def on_step(self, round_no: int, kind: str, text: str) -> None:
+        self.texts[(round_no, kind)] = text
+        self.show(round_no, kind, text)
+
+
+def show_steps(steps: pd.DataFrame, view: RunView) -> None:
+    for row in steps.itertuples():
+        view.on_step(row.round, row.kind, row.text)
+
+
+def show_summary(steps: pd.DataFrame, stop_reason: str | None) -> None:
+    """Stop reason, the word-level diff between baseline and final, and per-step metrics."""
+    baseline = steps[steps.kind == "baseline"].text.iloc[0]
+    refined = steps[steps.kind == "refined"]
+    final = refined.text.iloc[-1] if len(refined) else baseline
+    if stop_reason:
+        st.caption(
+            f"Stopped: {StopReason.describe(stop_reason)} · "
+            f"{len(refined)} round(s) · {change_ratio(baseline, final):.0%} of words changed"
+        )
+    with st.expander("What refinement changed (baseline → final)", expanded=True):
+        st.markdown(diff_markdown(baseline, final) if final != baseline else "_No change._")
+    table = steps[
+        [
+            "round",
+            "kind",
+            "completion_tokens",
+            "gen_tokens_per_s",
+            "total_s",
+            "prompt_tokens",
+            "prompt_tokens_reused",
+            "prefix_tokens",
+        ]
+    ]
+    st.dataframe(
+        table.rename(
+            columns={
+                "completion_tokens": "tokens",
+                "gen_tokens_per_s": "tokens/s",
+                "total_s": "seconds",
+                "prompt_tokens": "prompt",
+                "prompt_tokens_reused": "prompt reused",
+                "prefix_tokens": "reusable prefix",
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "tokens/s": st.column_config.NumberColumn(format="%.1f"),
+            "seconds": st.column_config.NumberColumn(format="%.2f"),
+        },
+    )
+    reused, prompt = steps.prompt_tokens_reused.sum(), steps.prompt_tokens.sum()
+    st.caption(
+        f"Run total: {steps.completion_tokens.sum()} tokens in {steps.total_s.sum():.1f} s; "
+        f"{reused} of {prompt} prompt tokens served from the KV cache."
+    )

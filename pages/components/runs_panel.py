@@ -1,0 +1,93 @@
+"""The Benchmarks page's live list of runs, with Resume, Stop and Delete for one of them.
+
+It polls the store every two seconds while a run is queued or running, so progress, ETA and a
+worker that died (shown as interrupted, with Resume) appear without reloading the page.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.app import runs
+from core.errors import PerficsError
+from core.types import RunStatus
+
+POLL_S = 2.0
+TABLE_COLUMNS = ["id", "created_at", "status", "suite", "models", "judge", "rounds"]
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds:
+        return ""
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def _summary(r: pd.Series) -> str:
+    line = f"Run `{r.id[:12]}` · **{r.status}** · {r['items_done']} of {r.total} items"
+    if r.status == RunStatus.RUNNING and _eta(r.eta_s):
+        line += f" · about {_eta(r.eta_s)} left"
+    return line
+
+
+def _act(notice: str) -> None:
+    # A whole-page rerun, so that polling starts or stops with the run's new state.
+    st.session_state["bench_notice"] = notice
+    st.rerun()
+
+
+def _controls(r: pd.Series) -> None:
+    status = RunStatus(r.status)
+    c1, c2, c3 = st.columns(3)
+    try:
+        if status.resumable and c1.button("Resume", key="bench_resume", type="primary"):
+            _act(f"Resuming in a background worker (process {runs.resume_run(r.id)}).")
+        if status in (RunStatus.RUNNING, RunStatus.QUEUED) and c2.button("Stop", key="bench_stop"):
+            _act(runs.stop_run(r.id))
+        if status != RunStatus.RUNNING:
+            confirm = c3.checkbox("Confirm delete", key="bench_delete_confirm")
+            if c3.button("Delete run", key="bench_delete", disabled=not confirm):
+                runs.delete_run(r.id)
+                st.session_state.pop("bench_manage", None)
+                _act(f"Deleted run {r.id}.")
+    except PerficsError as exc:
+        st.error(str(exc))
+
+
+def _draw() -> None:
+    st.subheader("Runs")
+    if notice := st.session_state.pop("bench_notice", None):
+        st.info(notice)
+    table = runs.overview()
+    if table.empty:
+        st.caption("No runs yet.")
+        return
+    table["progress"] = table.items_done / table.total.clip(lower=1)
+    labels = {
+        r.id: f"{r.created_at:%Y-%m-%d %H:%M} · {r.suite} · {r.models} · {r.id[:8]}"
+        for r in table.itertuples()
+    }
+    if st.session_state.get("bench_manage") not in labels:
+        st.session_state.pop("bench_manage", None)
+    pick = st.selectbox("Run", list(labels), format_func=labels.get, key="bench_manage")
+    row = table.set_index("id", drop=False).loc[pick]
+    st.markdown(_summary(row))
+    st.progress(float(row.progress))
+    if isinstance(row.error, str) and row.error:
+        st.caption(f"Last error: {row.error}")
+    _controls(row)
+    st.dataframe(
+        table[[*TABLE_COLUMNS, "items_done", "total", "progress", "error"]],
+        hide_index=True,
+        width="stretch",
+        column_config={"progress": st.column_config.ProgressColumn(min_value=0, max_value=1)},
+    )
+
+
+def runs_panel() -> None:
+    try:
+        active = runs.overview().status.isin([RunStatus.RUNNING, RunStatus.QUEUED]).any()
+    except PerficsError as exc:
+        st.error(str(exc))
+        return
+    st.fragment(run_every=POLL_S if active else None)(_draw)()

@@ -1,0 +1,74 @@
+"""AppTest for the Benchmarks, Results and Arena pages."""
+
+import time
+
+import pytest
+
+from core.app.runs import overview
+from core.evaluation.arena import votes
+
+
+@pytest.fixture(autouse=True)
+def fake_backend(fake_mode):
+    """Every page here runs on the fake backend."""
+
+
+def test_benchmarks_page_starts_a_background_run_that_finishes(open_page):
+    at = open_page("pages/benchmarks.py")
+    assert "builtin" in list(at.dataframe[0].value.name)
+    at.number_input(key="bench_limit").set_value(2)
+    at.number_input(key="bench_rounds").set_value(1)
+    at.button(key="FormSubmitter:bench_new-Start run").click()
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Started run" in s.value for s in at.success)
+    assert any("judges its own answers" in i.value for i in at.info)  # default judge answers too
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and overview().status[0] != "completed":
+        time.sleep(0.5)
+    runs = overview()
+    assert runs.status[0] == "completed", runs.to_dict()
+    assert runs.items_done[0] == runs.total[0] == 2 * 2 + 2  # 2 questions x (2 answers + 1 pair)
+    at.run()
+    table = at.dataframe[-1].value
+    assert list(table.status) == ["completed"]
+    assert any("**completed** · 6 of 6 items" in m.value for m in at.markdown)
+
+
+def test_bad_run_request_shows_an_error(open_page):
+    at = open_page("pages/benchmarks.py")
+    at.multiselect(key="bench_models").set_value([])
+    at.button(key="FormSubmitter:bench_new-Start run").click()
+    at.run()
+    assert "at least one model" in at.error[0].value
+
+
+def test_results_page_shows_scores_with_intervals_and_drill_down(open_page, judged_run):
+    at = open_page("pages/results.py")
+    table = at.dataframe[0].value
+    assert set(table.model) == {"fake-echo", "fake-two"}
+    assert "all" in set(table.category)
+    assert table["baseline score"].str.contains(r"\[").any()  # a confidence interval
+    assert any("verdicts parsed" in c.value for c in at.caption)
+    texts = [m.value for m in at.markdown]
+    assert any(t.startswith("**Baseline**") for t in texts)
+    assert any(t.startswith("**Question:**") for t in texts)
+
+
+def test_arena_vote_is_stored_and_rated(open_page, store, judged_run):
+    at = open_page("pages/arena.py")
+    at.radio(key="arena_mode").set_value("model_vs_model").run()
+    assert "**A**" in [m.value for m in at.markdown]
+    at.button(key="arena_vote_left").click().run()
+    assert not at.exception
+    stored = votes(store, judged_run)
+    assert list(stored.vote) == ["left"]
+    assert any("Recorded." in c.value for c in at.caption)
+    ratings = at.dataframe[-1].value
+    assert set(ratings.answer) == {"fake-echo", "fake-two"}
+
+
+def test_pages_explain_when_there_are_no_runs(open_page):
+    for path in ("pages/results.py", "pages/arena.py"):
+        at = open_page(path)
+        assert "No benchmark runs yet" in at.info[0].value

@@ -1,0 +1,204 @@
+"""Shared test data and helpers: paths, fake models, scripted responders and a benchmark run
+in which quality and cost disagree. Fixtures built on these live in conftest.py."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from core.engine.fake import FAKE_INFO, FakeBackend
+from core.evaluation.benchmark import create_run, execute
+from core.evaluation.templates import CRITIQUE_V1, REFINE_V1, VERDICT_V1
+from core.store import Store
+from core.types import RunSpec, SamplerSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+MODELS_DIR = ROOT / "models"
+SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1"
+GEMMA = "gemma-3-270m-q4_k_m"
+CLI = [sys.executable, "-m", "core.app.cli"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def fake_model(name: str, sha_digit: str, **fields) -> type(FAKE_INFO):
+    return dataclasses.replace(FAKE_INFO, name=name, sha256=sha_digit * 64, **fields)
+
+
+FAKE_TWO = fake_model("fake-two", "2")
+
+
+def fake_pool():
+    """Backend loader for the two fake models, each loaded once."""
+    backends = {}
+
+    def load(name):
+        info = {FAKE_INFO.name: FAKE_INFO, FAKE_TWO.name: FAKE_TWO}[name]
+        return backends.setdefault(name, FakeBackend(info=info))
+
+    return load
+
+
+def bench_spec(**changes) -> RunSpec:
+    """Both fake models, one round, judged, three built-in questions."""
+    base = dict(
+        suite="builtin",
+        models=(FAKE_INFO, FAKE_TWO),
+        rounds=1,
+        judge=FAKE_INFO,
+        limit=3,
+        settings=SamplerSettings(max_tokens=64, seed=9),
+    )
+    return RunSpec(**{**base, **changes})
+
+
+def finished_run(store: Store, **changes) -> str:
+    run_id = create_run(store, bench_spec(**changes), "fake")
+    execute(store, run_id, fake_pool())
+    return run_id
+
+
+def scripted(verdicts=("yes",) * 5, rewrites=None):
+    """A responder that answers by which refinement template the last user turn is."""
+    verdicts = list(verdicts)
+    counter = {"refine": 0, "critique": 0}
+
+    def respond(prompt: str) -> str:
+        last_user = prompt.rsplit("User: ", 1)[1]
+        if last_user.startswith(VERDICT_V1.text):
+            return verdicts.pop(0)
+        if last_user.startswith(CRITIQUE_V1.text):
+            counter["critique"] += 1
+            return f"critique number {counter['critique']}: be more specific"
+        if last_user.startswith(REFINE_V1.text):
+            counter["refine"] += 1
+            return (
+                rewrites[counter["refine"] - 1]
+                if rewrites
+                else f"better answer {counter['refine']}"
+            )
+        return "first answer"
+
+    return respond
+
+
+def last_turn(prompt: str) -> str:
+    return prompt.rsplit("User: ", 1)[1]
+
+
+def always_refine(text: str):
+    """An answerer that always says its answer needs changing and always gives `text`."""
+
+    def respond(prompt: str) -> str:
+        return "yes" if "yes or no" in last_turn(prompt) else text
+
+    return respond
+
+
+# A run where quality and cost disagree: one model answers well but slowly, one badly but fast.
+SLOW_GOOD = fake_model("slow-good", "a", file_size=900_000_000)
+FAST_POOR = fake_model("fast-poor", "b", file_size=100_000_000)
+JUDGE = fake_model("judge", "c")
+
+
+def _rating_judge(prompt: str) -> str:
+    if "Verdict" in prompt:
+        return "Verdict: tie"
+    return "Rating: 9" if "thorough" in prompt else "Rating: 3"
+
+
+def make_contrasting_run(store: Store) -> str:
+    backends = {
+        "slow-good": FakeBackend(
+            info=SLOW_GOOD, responder=always_refine("a thorough answer " * 40)
+        ),
+        "fast-poor": FakeBackend(info=FAST_POOR, responder=always_refine("meh")),
+        "judge": FakeBackend(info=JUDGE, responder=_rating_judge),
+    }
+    spec = RunSpec(
+        suite="builtin",
+        models=(SLOW_GOOD, FAST_POOR),
+        rounds=1,
+        judge=JUDGE,
+        limit=4,
+        settings=SamplerSettings(max_tokens=200),
+    )
+    run_id = create_run(store, spec, "fake")
+    execute(store, run_id, backends.__getitem__)
+    return run_id
+
+
+def hold_lock(path, seconds: float) -> subprocess.Popen:
+    """Another process holding the DuckDB file's write lock for `seconds`."""
+    code = textwrap.dedent(
+        f"""
+        import duckdb, sys, time
+        con = duckdb.connect({str(path)!r})
+        print("locked", flush=True)
+        time.sleep({seconds})
+        con.close()
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 300):
+    """`perfics ARGS` in a subprocess, as a user runs it."""
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        timeout=timeout,
+    )
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium")
+
+
+def assert_no_duplicates(store: Store, run_id: str) -> None:
+    """No unit's step or judgment stored twice, no generation outside a finished unit."""
+    q = store.db.query_df
+    dupes = q(
+        "SELECT item_no, step, count(*) AS n FROM generations WHERE run_id = ? "
+        "GROUP BY ALL HAVING count(*) > 1",
+        [run_id],
+    )
+    assert dupes.empty
+    orphans = q(
+        "SELECT DISTINCT g.item_no FROM generations g LEFT JOIN run_items i "
+        "ON i.run_id = g.run_id AND i.item_no = g.item_no AND i.status <> 'pending' "
+        "WHERE g.run_id = ? AND i.item_no IS NULL",
+        [run_id],
+    )
+    assert orphans.empty
+    per_item = q(
+        "SELECT i.item_no, count(g.id) AS steps, max(g.step) AS last "
+        "FROM run_items i JOIN generations g ON g.run_id = i.run_id AND g.item_no = i.item_no "
+        "WHERE i.run_id = ? GROUP BY ALL",
+        [run_id],
+    )
+    assert (per_item.steps == per_item["last"] + 1).all()
+    judged = q(
+        "SELECT item_no, kind, subject, order_ab, count(*) AS n FROM judgments "
+        "WHERE run_id = ? GROUP BY ALL HAVING count(*) > 1",
+        [run_id],
+    )
+    assert judged.empty

@@ -1,0 +1,124 @@
+"""The paper's headline numbers on hand-worked examples: improvement %, the refined win rate
+and position inconsistency. Reversing any formula or mapping fails one of these."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from core.engine.fake import FAKE_INFO, FakeBackend
+from core.evaluation.benchmark import create_run, execute
+from core.evaluation.metrics import improvement_pct, position_inconsistency_rate, refined_share
+from core.evaluation.results import run_results, summarise
+from core.store import Store
+from core.types import RunSpec, SamplerSettings
+from tests.support import fake_model, scripted
+
+
+def test_improvement_pct_is_relative_to_the_baseline():
+    # Baseline 4, refined 5: (5 - 4) / 4 = +25 %. The reverse, (4 - 5) / 5, would be -20 %.
+    assert improvement_pct(4.0, 5.0) == pytest.approx(25.0)
+    assert improvement_pct(5.0, 4.0) == pytest.approx(-20.0)
+    assert improvement_pct(8.0, 8.0) == 0.0
+    assert improvement_pct(0.0, 3.0) is None  # undefined, not infinite
+    assert improvement_pct(None, 3.0) is None and improvement_pct(4.0, None) is None
+    assert improvement_pct(float("nan"), 3.0) is None
+
+
+def test_improvement_pct_on_columns_matches_the_scalar_form():
+    got = improvement_pct(pd.Series([4.0, 0.0, 8.0, None]), pd.Series([5.0, 1.0, 6.0, 2.0]))
+    assert got[0] == pytest.approx(25.0) and got[2] == pytest.approx(-25.0)
+    assert math.isnan(got[1]) and math.isnan(got[3])
+
+
+def test_refined_share_of_one_pair():
+    # The refined answer is the pair's second: a win is worth 1, a tie 1/2, a loss 0.
+    assert refined_share("second") == 1.0
+    assert refined_share("tie") == 0.5
+    assert refined_share("first") == 0.0
+    assert refined_share(None) is None  # not judged: no share at all
+
+
+def test_position_inconsistency_counts_only_pairs_judged_in_both_orders():
+    rate, n = position_inconsistency_rate([True, False, False, None, True, float("nan")])
+    assert (rate, n) == (0.5, 4)  # 2 of the 4 judged pairs disagreed with themselves
+    assert position_inconsistency_rate([None]) == (None, 0)
+
+
+def _items(baseline, refined, outcomes):
+    n = len(baseline)
+    return pd.DataFrame(
+        {
+            "item_no": range(n),
+            "model_name": ["m"] * n,
+            "category": ["c"] * n,
+            "status": ["done"] * n,
+            "baseline_score": baseline,
+            "refined_score": refined,
+            "refined_outcome": outcomes,
+            "refined_win": [refined_share(o) for o in outcomes],
+            "baseline_correct": [None] * n,
+            "final_correct": [None] * n,
+            "rounds_done": [1] * n,
+            "seconds": [2.0] * n,
+        }
+    )
+
+
+def test_summary_of_four_hand_worked_items():
+    items = _items(
+        baseline=[4, 6, 5, 5],  # mean 5
+        refined=[6, 6, 7, 5],  # mean 6
+        outcomes=["second", "second", "first", "tie"],
+    )
+    row = summarise(items).set_index("category").loc["all"]
+    assert row.baseline_score == 5.0 and row.refined_score == 6.0
+    assert row.improvement_pct == pytest.approx(20.0)  # (6 - 5) / 5
+    assert row.refined_win_rate == pytest.approx(0.625)  # (1 + 1 + 0 + 0.5) / 4
+    assert (row.refined_wins, row.ties, row.baseline_wins) == (2, 1, 1)
+    assert row.refined_win_rate_n == 4 and row.baseline_score_n == 4
+
+
+def _fair_judge(prompt: str) -> str:
+    """Rates the refined answer 6 and the baseline 4; in a pair, names whichever position
+    holds the refined answer, so both orders agree."""
+    if "[Answer A]" in prompt:
+        a_part = prompt.split("[Answer A]")[1].split("[Answer B]")[0]
+        return "Verdict: A" if "better answer" in a_part else "Verdict: B"
+    return "Rating: 6" if "better answer" in prompt else "Rating: 4"
+
+
+def _biased_judge(prompt: str) -> str:
+    """Always prefers whatever it is shown first."""
+    return "Verdict: A" if "[Answer A]" in prompt else "Rating: 5"
+
+
+def _run(tmp_path, judge_responder):
+    store = Store(tmp_path / "m.duckdb")
+    judge = fake_model("judge", "7")
+    backends = {
+        FAKE_INFO.name: FakeBackend(info=FAKE_INFO, responder=scripted(verdicts=["yes"] * 50)),
+        "judge": FakeBackend(info=judge, responder=judge_responder),
+    }
+    spec = RunSpec("builtin", (FAKE_INFO,), 1, judge, 4, settings=SamplerSettings(max_tokens=64))
+    run_id = create_run(store, spec, "fake")
+    execute(store, run_id, backends.__getitem__)
+    return run_results(store, run_id)
+
+
+def test_a_judge_that_prefers_refinement_gives_the_expected_headline_numbers(tmp_path):
+    report = _run(tmp_path, _fair_judge)
+    row = report.summary.set_index("category").loc["all"]
+    assert (row.baseline_score, row.refined_score) == (4.0, 6.0)
+    assert row.improvement_pct == pytest.approx(50.0)  # (6 - 4) / 4
+    assert row.refined_win_rate == 1.0 and row.refined_wins == 4 and row.baseline_wins == 0
+    assert report.judge_stats.position_inconsistency_rate == 0.0
+    assert report.judge_stats.pairs_judged_both_orders == 4
+
+
+def test_a_position_biased_judge_is_caught_and_its_pairs_count_as_ties(tmp_path):
+    report = _run(tmp_path, _biased_judge)
+    row = report.summary.set_index("category").loc["all"]
+    assert report.judge_stats.position_inconsistency_rate == 1.0  # 4 of 4 pairs
+    assert row.ties == 4 and row.refined_win_rate == 0.5
+    assert row.improvement_pct == 0.0

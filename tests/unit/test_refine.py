@@ -1,0 +1,193 @@
+"""The refinement loop on the fake backend: round counting, every stop reason, persistence."""
+
+import dataclasses
+import os
+
+import pytest
+
+from core.engine.fake import FAKE_INFO, FakeBackend
+from core.errors import GenerationFailed, InvalidRequest
+from core.evaluation.refine import ModelSwitched, refine, run_refinement
+from core.evaluation.templates import CRITIQUE_V1, from_text
+from core.store import Store
+from core.types import RunStatus, SamplerSettings, StopReason
+from tests.support import scripted
+
+CONTEXT_FULL = StopReason.CONTEXT_FULL
+NO_ISSUES_FOUND = StopReason.NO_ISSUES_FOUND
+ROUNDS_COMPLETED = StopReason.ROUNDS_COMPLETED
+UNCHANGED_ANSWER = StopReason.UNCHANGED_ANSWER
+
+
+def kinds(result):
+    return [(s.round, s.kind) for s in result.steps]
+
+
+def test_full_rounds():
+    result = refine(FakeBackend(responder=scripted()), "Tell me a fact.", rounds=2)
+    assert kinds(result) == [
+        (0, "baseline"),
+        (1, "critique"),
+        (1, "verdict"),
+        (1, "refined"),
+        (2, "critique"),
+        (2, "verdict"),
+        (2, "refined"),
+    ]
+    assert result.stop_reason == ROUNDS_COMPLETED
+    assert (result.baseline, result.final, result.rounds_done) == (
+        "first answer",
+        "better answer 2",
+        2,
+    )
+
+
+def test_zero_rounds_is_just_the_baseline():
+    result = refine(FakeBackend(responder=scripted()), "Tell me a fact.", rounds=0)
+    assert kinds(result) == [(0, "baseline")]
+    assert result.final == result.baseline and result.stop_reason == ROUNDS_COMPLETED
+
+
+def test_stops_when_the_critique_finds_nothing_to_fix():
+    result = refine(FakeBackend(responder=scripted(verdicts=["yes", "no"])), "Q?", rounds=5)
+    assert result.stop_reason == NO_ISSUES_FOUND
+    assert kinds(result)[-2:] == [(2, "critique"), (2, "verdict")]
+    assert result.final == "better answer 1"
+
+
+def test_stops_when_the_rewrite_no_longer_changes():
+    backend = FakeBackend(responder=scripted(rewrites=["v2", " v2 \n", "v3"]))
+    result = refine(backend, "Q?", rounds=5)
+    assert result.stop_reason == UNCHANGED_ANSWER
+    assert result.rounds_done == 2 and result.final == "v2"
+
+
+def test_stops_when_the_conversation_outgrows_the_context():
+    small = dataclasses.replace(FAKE_INFO, context_length=110)
+    result = refine(FakeBackend(info=small, responder=scripted()), "Q?", rounds=5)
+    assert result.stop_reason == CONTEXT_FULL
+    assert 0 < result.rounds_done < 5
+
+
+@pytest.mark.parametrize("rounds", [-1, 6])
+def test_rounds_out_of_range(rounds):
+    with pytest.raises(InvalidRequest, match="rounds"):
+        refine(FakeBackend(), "Q?", rounds=rounds)
+
+
+def test_empty_prompt():
+    with pytest.raises(InvalidRequest, match="empty"):
+        refine(FakeBackend(), "  ", rounds=1)
+
+
+def test_steps_share_one_conversation_so_the_prefix_is_reused():
+    result = refine(FakeBackend(responder=scripted()), "Tell me a fact.", rounds=2)
+    for before, after in zip(result.steps, result.steps[1:], strict=False):
+        g = after.generation
+        assert (
+            after.prefix_tokens
+            == before.generation.prompt_tokens + before.generation.completion_tokens
+        )
+        assert g.prompt_tokens_reused >= after.prefix_tokens
+        assert after.prefix_recomputed == 0
+    totals = result.totals()
+    assert totals.prefix_recomputed_fraction == 0.0
+    assert totals.prompt_tokens_evaluated < totals.prompt_tokens
+
+
+def test_streaming_reports_round_and_kind():
+    seen = []
+    refine(
+        FakeBackend(responder=scripted()),
+        "Q?",
+        rounds=1,
+        on_token=lambda r, k, piece: seen.append((r, k)),
+    )
+    assert {(0, "baseline"), (1, "critique"), (1, "verdict"), (1, "refined")} == set(seen)
+
+
+def test_every_step_is_stored_with_the_run(tmp_path):
+    store = Store(tmp_path / "r.duckdb")
+    outcome = run_refinement(
+        store, FakeBackend(responder=scripted()), "Q?", rounds=2, settings=SamplerSettings(seed=5)
+    )
+    run_id, result = outcome.run_id, outcome.result
+    run = store.runs.get(run_id)
+    assert (run.status, run.stop_reason) == ("completed", ROUNDS_COMPLETED)
+    assert run.config.templates["critique"].id == "critique-v1"
+    assert run.config.settings.seed == 5 and run.config.model.sha256
+    assert run.pid == os.getpid() and run.heartbeat_at is not None  # claimed, then finished
+    steps = store.generations.steps(run_id)
+    assert list(zip(steps["round"], steps["kind"], strict=True)) == kinds(result)
+    assert list(steps["text"]) == [s.text for s in result.steps]
+    assert list(steps["prefix_tokens"]) == [s.prefix_tokens for s in result.steps]
+
+
+def test_backend_error_in_round_two_keeps_finished_steps(tmp_path):
+    store = Store(tmp_path / "r.duckdb")
+    # Calls: baseline, critique, verdict, refined (round 1), then round 2's critique fails.
+    backend = FakeBackend(responder=scripted(), fail_on_call=5)
+    outcome = run_refinement(store, backend, "Q?", rounds=2)
+    assert isinstance(outcome.error, GenerationFailed) and outcome.result is None
+    # The run id comes back with the error: nobody has to guess "the newest run".
+    (run_id,) = store.runs.refine_history().id
+    assert outcome.run_id == run_id
+    run = store.runs.get(run_id)
+    assert run.status == "failed" and "fake backend failure" in run.error
+    steps = store.generations.steps(run_id)
+    assert list(steps["kind"]) == ["baseline", "critique", "verdict", "refined"]
+
+
+class SwitchingBackend(FakeBackend):
+    """Starts as one model and, from the third call on, answers as another."""
+
+    def chat(self, messages, settings, on_token=None):
+        if len(self.prompts) == 2:
+            self.info = dataclasses.replace(self.info, name="other", sha256="1" * 64)
+        return super().chat(messages, settings, on_token)
+
+
+def test_model_switched_during_a_run_fails_the_run(tmp_path):
+    store = Store(tmp_path / "r.duckdb")
+    outcome = run_refinement(store, SwitchingBackend(responder=scripted()), "Q?", rounds=2)
+    assert isinstance(outcome.error, ModelSwitched) and "other" in str(outcome.error)
+    assert store.runs.get(outcome.run_id).status == "failed"
+    assert list(store.generations.steps(outcome.run_id)["kind"]) == ["baseline", "critique"]
+
+
+def test_interruption_marks_the_run_interrupted(tmp_path):
+    store = Store(tmp_path / "r.duckdb")
+
+    def interrupt(round_no, kind, piece):
+        if kind == "critique":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_refinement(store, FakeBackend(responder=scripted()), "Q?", rounds=1, on_token=interrupt)
+    (run_id,) = store.runs.refine_history().id
+    run = store.runs.get(run_id)
+    assert run.status == RunStatus.INTERRUPTED and "Ctrl+C" in run.error
+    assert list(store.generations.steps(run_id)["kind"]) == ["baseline"]
+
+
+def test_edited_templates_get_a_new_id_and_are_used(tmp_path):
+    assert from_text("critique", CRITIQUE_V1.text) is CRITIQUE_V1
+    edited = from_text("critique", "List three weaknesses of your answer.")
+    assert edited.id.startswith("critique-custom-") and edited.id != CRITIQUE_V1.id
+    assert from_text("critique", "List three weaknesses of your answer.").id == edited.id
+    with pytest.raises(InvalidRequest):
+        from_text("critique", "   ")
+    backend = FakeBackend(responder=lambda p: "yes" if "yes or no" in p else "text")
+    store = Store(tmp_path / "r.duckdb")
+    outcome = run_refinement(store, backend, "Q?", rounds=1, templates={"critique": edited})
+    assert "List three weaknesses" in backend.prompts[1]
+    assert store.runs.get(outcome.run_id).config.templates["critique"].id == edited.id
+
+
+def test_a_rewrite_cut_short_by_the_context_is_discarded():
+    roomy = dataclasses.replace(FAKE_INFO, context_length=130)
+    backend = FakeBackend(info=roomy, responder=scripted(rewrites=["long " * 300]))
+    result = refine(backend, "Q?", rounds=2, settings=SamplerSettings(max_tokens=500))
+    assert result.stop_reason == CONTEXT_FULL
+    assert result.final == result.baseline == "first answer"
+    assert [s.kind for s in result.steps] == ["baseline", "critique", "verdict"]
