@@ -11,6 +11,7 @@ from core.app.options import (
 )
 from core.app.refine import refine, refine_history, stored_refinement
 from core.errors import PerficsError
+from core.types import RefineRequest
 from pages.components import resources
 from pages.components.refine_view import RunView, show_steps, show_summary
 from pages.components.sampler import sampler_inputs
@@ -65,10 +66,7 @@ def run_one(model_name: str, container, title: str | None) -> str | None:
         return None
     outcome = refine(
         backend,
-        prompt,
-        int(rounds),
-        settings,
-        templates,
+        RefineRequest(prompt, int(rounds), settings, templates),
         on_step=lambda s: view.on_step(s.round, s.kind, s.text),
         on_token=view.on_token,
     )

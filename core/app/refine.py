@@ -10,26 +10,18 @@ from core.app import context
 from core.engine import Backend
 from core.errors import PerficsError
 from core.evaluation.refine import OnStep, OnToken, run_refinement
-from core.types import PromptTemplate, RefineOutcome, RunRecord, SamplerSettings
+from core.types import RefineOutcome, RefineRequest, RunRecord
 
 
 def refine(
-    backend: Backend,
-    prompt: str,
-    rounds: int,
-    settings: SamplerSettings,
-    templates: dict[str, PromptTemplate] | None = None,
-    on_step: OnStep = None,
-    on_token: OnToken = None,
+    backend: Backend, request: RefineRequest, on_step: OnStep = None, on_token: OnToken = None
 ) -> RefineOutcome:
     """Never raises a domain error: a refused request comes back with run_id None, a failed
     run with its id (its finished steps are kept) and the error."""
     try:
         store = context.store()
         store.init()  # a locked or unwritable database fails here, before any work
-        return run_refinement(
-            store, backend, prompt, rounds, settings, on_step, on_token, templates
-        )
+        return run_refinement(store, backend, request, on_step, on_token)
     except PerficsError as exc:
         return RefineOutcome(None, None, exc)
 

@@ -21,6 +21,7 @@ from core.types import (
     PromptTemplate,
     RefineConfig,
     RefineOutcome,
+    RefineRequest,
     RefineResult,
     RefineStep,
     RunKind,
@@ -131,17 +132,15 @@ def refine(
 def run_refinement(
     store: Store,
     backend: Backend,
-    prompt: str,
-    rounds: int = DEFAULT_ROUNDS,
-    settings: SamplerSettings | None = None,
+    request: RefineRequest,
     on_step: OnStep = None,
     on_token: OnToken = None,
-    templates: dict[str, PromptTemplate] | None = None,
 ) -> RefineOutcome:
     """refine() as a stored run: every step is saved as it completes. Returns the run id with
     the result or with the error that ended it; a failed run keeps its finished steps. A
     refused request (empty prompt, bad rounds) raises before any run exists."""
-    settings, templates = prepare(prompt, rounds, settings, templates)
+    prompt, rounds = request.prompt, request.rounds
+    settings, templates = prepare(prompt, rounds, request.settings, request.templates)
     store.models.upsert(backend.info)
     config = RefineConfig(
         prompt, rounds, ModelRef.of(backend.info), settings, templates, backend.version

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from core.types.engine import Generation
+from core.types.engine import Generation, SamplerSettings
 
 
 @dataclass(frozen=True)
@@ -204,6 +204,17 @@ class ArenaPair:
     left_text: str
     right_label: str
     right_text: str
+
+
+@dataclass(frozen=True)
+class RefineRequest:
+    """One refinement as asked for: the prompt, how many rounds, sampling and templates
+    (None: the built-in templates)."""
+
+    prompt: str
+    rounds: int = 2
+    settings: SamplerSettings = field(default_factory=SamplerSettings)
+    templates: dict[str, PromptTemplate] | None = None
 
 
 @dataclass(frozen=True)

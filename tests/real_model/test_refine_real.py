@@ -6,7 +6,7 @@ import pytest
 
 from core.evaluation.refine import run_refinement
 from core.store import Store
-from core.types import SamplerSettings, StopReason
+from core.types import RefineRequest, SamplerSettings, StopReason
 from tests.support import SMOLLM2, run_cli
 
 pytestmark = pytest.mark.real_model
@@ -15,9 +15,8 @@ pytestmark = pytest.mark.real_model
 def test_real_refinement_is_stored_step_by_step(smollm2, tmp_path):
     store = Store(tmp_path / "real.duckdb")
     settings = SamplerSettings(temperature=0.0, seed=3, max_tokens=96)
-    outcome = run_refinement(
-        store, smollm2, "Give two tips for learning a language.", rounds=2, settings=settings
-    )
+    request = RefineRequest("Give two tips for learning a language.", 2, settings)
+    outcome = run_refinement(store, smollm2, request)
     run_id, result = outcome.run_id, outcome.result
     assert outcome.ok and result.stop_reason in list(StopReason)
     steps = store.generations.steps(run_id)

@@ -10,7 +10,7 @@ from core.errors import GenerationFailed, InvalidRequest
 from core.evaluation.refine import ModelSwitched, refine, run_refinement
 from core.evaluation.templates import CRITIQUE_V1, from_text
 from core.store import Store
-from core.types import RunStatus, SamplerSettings, StopReason
+from core.types import RefineRequest, RunStatus, SamplerSettings, StopReason
 from tests.support import scripted
 
 CONTEXT_FULL = StopReason.CONTEXT_FULL
@@ -108,9 +108,8 @@ def test_streaming_reports_round_and_kind():
 
 def test_every_step_is_stored_with_the_run(tmp_path):
     store = Store(tmp_path / "r.duckdb")
-    outcome = run_refinement(
-        store, FakeBackend(responder=scripted()), "Q?", rounds=2, settings=SamplerSettings(seed=5)
-    )
+    request = RefineRequest("Q?", rounds=2, settings=SamplerSettings(seed=5))
+    outcome = run_refinement(store, FakeBackend(responder=scripted()), request)
     run_id, result = outcome.run_id, outcome.result
     run = store.runs.get(run_id)
     assert (run.status, run.stop_reason) == ("completed", ROUNDS_COMPLETED)
@@ -127,7 +126,7 @@ def test_backend_error_in_round_two_keeps_finished_steps(tmp_path):
     store = Store(tmp_path / "r.duckdb")
     # Calls: baseline, critique, verdict, refined (round 1), then round 2's critique fails.
     backend = FakeBackend(responder=scripted(), fail_on_call=5)
-    outcome = run_refinement(store, backend, "Q?", rounds=2)
+    outcome = run_refinement(store, backend, RefineRequest("Q?", 2))
     assert isinstance(outcome.error, GenerationFailed) and outcome.result is None
     # The run id comes back with the error: nobody has to guess "the newest run".
     (run_id,) = store.runs.refine_history().id
@@ -149,7 +148,7 @@ class SwitchingBackend(FakeBackend):
 
 def test_model_switched_during_a_run_fails_the_run(tmp_path):
     store = Store(tmp_path / "r.duckdb")
-    outcome = run_refinement(store, SwitchingBackend(responder=scripted()), "Q?", rounds=2)
+    outcome = run_refinement(store, SwitchingBackend(responder=scripted()), RefineRequest("Q?", 2))
     assert isinstance(outcome.error, ModelSwitched) and "other" in str(outcome.error)
     assert store.runs.get(outcome.run_id).status == "failed"
     assert list(store.generations.steps(outcome.run_id)["kind"]) == ["baseline", "critique"]
@@ -163,7 +162,8 @@ def test_interruption_marks_the_run_interrupted(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_refinement(store, FakeBackend(responder=scripted()), "Q?", rounds=1, on_token=interrupt)
+        request = RefineRequest("Q?", 1)
+        run_refinement(store, FakeBackend(responder=scripted()), request, on_token=interrupt)
     (run_id,) = store.runs.refine_history().id
     run = store.runs.get(run_id)
     assert run.status == RunStatus.INTERRUPTED and "Ctrl+C" in run.error
@@ -179,7 +179,7 @@ def test_edited_templates_get_a_new_id_and_are_used(tmp_path):
         from_text("critique", "   ")
     backend = FakeBackend(responder=lambda p: "yes" if "yes or no" in p else "text")
     store = Store(tmp_path / "r.duckdb")
-    outcome = run_refinement(store, backend, "Q?", rounds=1, templates={"critique": edited})
+    outcome = run_refinement(store, backend, RefineRequest("Q?", 1, templates={"critique": edited}))
     assert "List three weaknesses" in backend.prompts[1]
     assert store.runs.get(outcome.run_id).config.templates["critique"].id == edited.id
 
@@ -191,3 +191,20 @@ def test_a_rewrite_cut_short_by_the_context_is_discarded():
     assert result.stop_reason == CONTEXT_FULL
     assert result.final == result.baseline == "first answer"
     assert [s.kind for s in result.steps] == ["baseline", "critique", "verdict"]
+
+
+def test_the_refine_use_case_returns_its_run_id_or_why_it_could_not_start(store):
+    from core.app.refine import refine as refine_use_case
+
+    refused = refine_use_case(FakeBackend(), RefineRequest("  ", 1))
+    assert refused.run_id is None and isinstance(refused.error, InvalidRequest)
+    assert store.runs.refine_history().empty  # a refused request leaves no run behind
+    failed = refine_use_case(
+        FakeBackend(responder=scripted(), fail_on_call=3), RefineRequest("Q?", 1)
+    )
+    assert isinstance(failed.error, GenerationFailed) and not failed.ok
+    # A terminal writing another run in between cannot confuse whose run this is.
+    later = refine_use_case(FakeBackend(responder=scripted()), RefineRequest("Other?", 1))
+    assert later.ok and later.run_id != failed.run_id
+    assert store.runs.get(failed.run_id).status == "failed"
+    assert list(store.generations.steps(failed.run_id).kind) == ["baseline", "critique"]

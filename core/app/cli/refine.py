@@ -11,7 +11,7 @@ from core.app import context
 from core.app.cli.common import EXIT_ERROR, add_sampling_args, print_json, sampler_settings
 from core.app.refine import refine
 from core.evaluation.refine import DEFAULT_ROUNDS, MAX_ROUNDS, check_rounds
-from core.types import RefineResult, RefineStep
+from core.types import RefineRequest, RefineResult, RefineStep
 
 
 def _step_metrics(step: RefineStep) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
             file=sys.stdout,
         )
 
-    outcome = refine(backend, args.prompt, args.rounds, settings, on_step=progress)
+    outcome = refine(backend, RefineRequest(args.prompt, args.rounds, settings), progress)
     if not outcome.ok:
         kept = f" (run {outcome.run_id} keeps its finished steps)" if outcome.run_id else ""
         print(f"error: {outcome.error}{kept}", file=sys.stderr)
