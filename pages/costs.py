@@ -40,7 +40,7 @@ except PerficsError as exc:
     st.stop()
 st.caption(
     f"Fixed {hw.fixed_per_month:,.2f} per month (purchase over its lifetime, rent for a "
-    f"machine up all month); {hw.variable_per_second * 3600:,.4f} per hour of inference "
+    f"machine up all month); {hw.variable_per_hour:,.4f} per hour of inference "
     "(electricity)."
 )
 

@@ -103,7 +103,7 @@ def show_run(run_id: str, container, with_title: bool, draw_steps: bool) -> None
                 f"{len(steps)} finished step(s) were kept."
             )
         if len(steps):
-            show_summary(steps, run.stop_reason)
+            show_summary(stored)
 
 
 shown = [r for r in st.session_state.get("refine_shown", []) if r]

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core.app.options import describe_refinement_outcome
 from core.app.results import results, run_details
 from core.errors import PerficsError
 from core.types import StopReason
@@ -85,10 +86,7 @@ right.markdown(
     f"score {score(row.refined_score)}"
 )
 right.markdown(row.final)
-outcome = {"second": "refined wins", "first": "baseline wins", "tie": "tie"}.get(
-    row.refined_outcome, "not judged"
-)
-st.caption(f"Judge, both orders: {outcome}")
+st.caption(f"Judge, both orders: {describe_refinement_outcome(row.refined_outcome)}")
 with st.expander("What refinement changed"):
     st.markdown(
         diff_markdown(row.baseline, row.final) if row.final != row.baseline else "_No change._"

@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 from core.engine.fake import FAKE_INFO, FakeBackend
-from core.evaluation.benchmark import create_run, execute
+from core.evaluation.benchmark import create_run, run_benchmark
 from core.evaluation.templates import CRITIQUE_V1, REFINE_V1, VERDICT_V1
 from core.store import Store
 from core.types import RunSpec, SamplerSettings
@@ -67,7 +67,7 @@ def bench_spec(**changes) -> RunSpec:
 
 def finished_run(store: Store, **changes) -> str:
     run_id = create_run(store, bench_spec(**changes), "fake")
-    execute(store, run_id, fake_pool())
+    run_benchmark(store, run_id, fake_pool())
     return run_id
 
 
@@ -137,7 +137,7 @@ def make_contrasting_run(store: Store) -> str:
         settings=SamplerSettings(max_tokens=200),
     )
     run_id = create_run(store, spec, "fake")
-    execute(store, run_id, backends.__getitem__)
+    run_benchmark(store, run_id, backends.__getitem__)
     return run_id
 
 

@@ -6,6 +6,7 @@ from core.engine.registry import default_model
 from core.evaluation.arena import MODES as ARENA_MODES
 from core.evaluation.arena import VOTES as ARENA_VOTES
 from core.evaluation.judge import default_judge
+from core.evaluation.metrics import describe_refinement_outcome
 from core.evaluation.refine import DEFAULT_ROUNDS, MAX_ROUNDS
 from core.evaluation.suites import CATEGORIES
 from core.evaluation.templates import DEFAULTS as TEMPLATE_DEFAULTS
@@ -30,6 +31,7 @@ __all__ = [
     "TEMPLATE_DEFAULTS",
     "change_ratio",
     "default_judge",
+    "describe_refinement_outcome",
     "default_model",
     "model_row",
     "template_from_text",

@@ -13,10 +13,10 @@ import psutil
 from core.app import context, worker
 from core.errors import InvalidRequest
 from core.evaluation.benchmark import create_run
-from core.evaluation.lifecycle import abandoned, owner_alive, process_alive
+from core.evaluation.lifecycle import abandoned_state, hung
 from core.evaluation.suites import ensure_builtin_suite, load_file
 from core.store import Store
-from core.types import RowError, RunProgress, RunRecord, RunSpec, RunStatus
+from core.types import Owner, RowError, RunKind, RunProgress, RunRecord, RunSpec, RunStatus
 
 OVERVIEW_COLUMNS = [
     "id",
@@ -29,6 +29,7 @@ OVERVIEW_COLUMNS = [
     "items_done",
     "total",
     "eta_s",
+    "progress",
     "error",
 ]
 
@@ -72,14 +73,22 @@ def start_run(spec: RunSpec) -> str:
     return run_id
 
 
+def _benchmark(run: RunRecord) -> RunRecord:
+    if run.kind != RunKind.BENCHMARK:
+        raise InvalidRequest(f"Run {run.id} is a {run.kind} run; only benchmarks run in a worker.")
+    return run
+
+
 def prepare_resume(run_id: str) -> RunRecord:
     """Check that the run can be resumed and queue it for a worker again."""
     store = context.store()
-    run = reconcile(store, store.runs.get(run_id))
+    run = _benchmark(reconcile(store, store.runs.get(run_id)))
     if run.status == RunStatus.COMPLETED:
         raise InvalidRequest(f"Run {run_id} is already completed.")
     if run.status == RunStatus.RUNNING:
         raise InvalidRequest(f"Run {run_id} is already running (process {run.pid}).")
+    if run.status == RunStatus.QUEUED and run.owner is not None:  # settled above: alive
+        raise InvalidRequest(f"Run {run_id} already has a worker starting (process {run.pid}).")
     store.runs.requeue(run_id)
     return store.runs.get(run_id)
 
@@ -90,11 +99,37 @@ def resume_run(run_id: str) -> int:
     return worker.launch(run_id)
 
 
+def _settle(store: Store, run_id: str, status: str, owner: Owner | None, beat) -> str:
+    """The status a run really has: running or queued with its process gone means
+    interrupted, written down (only if nobody took the run over meanwhile)."""
+    if abandoned_state(status, owner, beat) and store.runs.end_if_owned(
+        run_id, owner, RunStatus.INTERRUPTED, abandoned_message(owner.pid), from_status=(status,)
+    ):
+        return RunStatus.INTERRUPTED
+    return status
+
+
 def reconcile(store: Store, run: RunRecord) -> RunRecord:
-    """The run as it really is: one marked running whose worker is gone is interrupted."""
-    if abandoned(run) and store.runs.mark_abandoned(run.id, run.pid, abandoned_message(run.pid)):
+    if _settle(store, run.id, run.status, run.owner, run.heartbeat_at) != run.status:
         return store.runs.get(run.id)
     return run
+
+
+def _optional(value):
+    return None if pd.isna(value) else value
+
+
+def settle(store: Store, runs: pd.DataFrame) -> pd.DataFrame:
+    """A listing of runs (id, status, pid, owner_started_at, heartbeat_at, error) as they
+    really are: those whose process died are marked interrupted, in the store and here."""
+    active = runs.status.isin([RunStatus.RUNNING, RunStatus.QUEUED]) & runs.pid.notna()
+    for i, r in runs[active].iterrows():
+        owner = Owner(int(r.pid), _optional(r.owner_started_at))
+        beat = _optional(r.heartbeat_at)
+        beat = beat.to_pydatetime() if beat is not None else None
+        if _settle(store, r.id, r.status, owner, beat) != r.status:
+            runs.loc[i, ["status", "error"]] = [RunStatus.INTERRUPTED, abandoned_message(owner.pid)]
+    return runs
 
 
 def overview() -> pd.DataFrame:
@@ -102,15 +137,9 @@ def overview() -> pd.DataFrame:
     a crash, a closed terminal) are marked interrupted here, so they show Resume at once."""
     worker.reap()
     store = context.store()
-    runs = store.runs.benchmark_overview()
-    for i, r in runs[runs.status == RunStatus.RUNNING].iterrows():
-        pid = None if pd.isna(r.pid) else int(r.pid)
-        beat = None if pd.isna(r.heartbeat_at) else r.heartbeat_at.to_pydatetime()
-        if not owner_alive(pid, beat) and store.runs.mark_abandoned(
-            r.id, pid, abandoned_message(pid)
-        ):
-            runs.loc[i, ["status", "error"]] = [RunStatus.INTERRUPTED, abandoned_message(pid)]
+    runs = settle(store, store.runs.benchmark_overview())
     runs["eta_s"] = (runs.total - runs.items_done) * runs.seconds_per_item
+    runs["progress"] = runs.items_done / runs.total.clip(lower=1)
     return runs[OVERVIEW_COLUMNS]
 
 
@@ -119,33 +148,52 @@ def progress(run_id: str) -> RunProgress:
     return RunProgress(run.done_units, run.total_units or 0)
 
 
-def _stoppable_by_signal(pid: int | None) -> bool:
-    """Only our own worker or `perfics run` processes get SIGTERM: a refinement runs inside the
-    dashboard's own process, which must never be signalled."""
-    if not process_alive(pid):
-        return False
+def _ours(pid: int | None) -> bool:
+    """Only our own worker or `perfics` processes are ever signalled: a refinement runs
+    inside the dashboard's own process, which must never be."""
     try:
-        cmdline = psutil.Process(pid).cmdline()
+        cmdline = psutil.Process(pid).cmdline() if pid else []
     except psutil.Error:
         return False
-    head = " ".join(cmdline[:3])
-    return worker.WORKER_MODULE in head or "core.app.cli" in head or head.endswith("perfics")
+    named = any(Path(arg).name == "perfics" for arg in cmdline[:2])
+    return named or any(arg in (worker.WORKER_MODULE, "core.app.cli") for arg in cmdline)
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass  # it ended on its own meanwhile
 
 
 def stop_run(run_id: str) -> str:
-    """Ask a queued or running run to stop; it ends interrupted and can be resumed."""
+    """Ask a queued or running benchmark to stop; it ends interrupted and can be resumed."""
     store = context.store()
-    run = reconcile(store, store.runs.get(run_id))
+    run = _benchmark(reconcile(store, store.runs.get(run_id)))
     if run.status == RunStatus.QUEUED:
-        store.runs.request_stop(run_id)  # a worker starting right now stops at once
-        store.runs.finish(run_id, RunStatus.INTERRUPTED, error="stopped before it started")
-        return "Stopped before it started."
+        store.runs.request_stop(run_id)  # a worker claiming it right now stops at once
+        if store.runs.end_if_owned(
+            run_id,
+            run.owner,
+            RunStatus.INTERRUPTED,
+            "stopped before it started",
+            from_status=(RunStatus.QUEUED,),
+        ):
+            return "Stopped before it started."
+        run = store.runs.get(run_id)  # a worker claimed it meanwhile: stop that one
     if run.status != RunStatus.RUNNING:
         raise InvalidRequest(f"Run {run_id} is not running (it is {run.status}).")
     store.runs.request_stop(run_id)
-    if _stoppable_by_signal(run.pid):
-        os.kill(run.pid, signal.SIGTERM)
-    return "Stopping: the run ends after the current step and keeps what it finished."
+    if not _ours(run.pid):
+        return "Stopping: the run ends after its current step and keeps what it finished."
+    if hung(run):
+        _signal(run.pid, signal.SIGKILL)  # it cannot even answer a polite signal
+        store.runs.end_if_owned(
+            run_id, run.owner, RunStatus.INTERRUPTED, f"the worker ({run.pid}) hung and was stopped"
+        )
+        return "The worker had stopped responding; it was killed. The run can be resumed."
+    _signal(run.pid, signal.SIGTERM)
+    return "Stopping: the run ends now and keeps what it finished."
 
 
 def delete_run(run_id: str) -> None:

@@ -18,13 +18,15 @@ from pathlib import Path
 
 from core.app import context
 from core.errors import PerficsError
-from core.evaluation.benchmark import OnProgress, execute
-from core.evaluation.lifecycle import RunStopped
-from core.types import RunStatus
+from core.evaluation.benchmark import OnProgress, run_benchmark
+from core.evaluation.lifecycle import RunStopped, process_started, this_process
+from core.types import Owner, RunStatus
 
 WORKER_MODULE = "core.app.worker"
-# Workers started by this process: polled by reap() so that none stays a zombie.
+# Workers started by this process: polled by reap() so that none stays a zombie. Several
+# dashboard sessions may launch and reap at once.
 _children: list[subprocess.Popen] = []
+_children_lock = threading.Lock()
 
 
 def log_path(run_id: str) -> Path:
@@ -36,24 +38,31 @@ def launch(run_id: str) -> int:
     page never stops it); returns its process id."""
     reap()
     log = log_path(run_id)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", WORKER_MODULE, run_id],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    _children.append(proc)
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", WORKER_MODULE, run_id],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+    except OSError as exc:
+        raise PerficsError(f"Cannot start a worker for run {run_id}: {exc}") from exc
+    with _children_lock:
+        _children.append(proc)
+    # Recorded at once, so a worker that dies before claiming the run is noticed too.
+    context.store().runs.assign_worker(run_id, Owner(proc.pid, process_started(proc.pid)))
     return proc.pid
 
 
 def reap() -> None:
     """Collect the exit status of finished workers, so their pids disappear."""
-    for proc in list(_children):
-        if proc.poll() is not None:
-            _children.remove(proc)
+    with _children_lock:
+        for proc in list(_children):
+            if proc.poll() is not None:
+                _children.remove(proc)
 
 
 @contextmanager
@@ -63,6 +72,7 @@ def _sigterm_stops_the_run() -> Iterator[None]:
         return
 
     def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second Stop must not cut the first
         raise RunStopped
 
     previous = signal.signal(signal.SIGTERM, stop)
@@ -76,7 +86,22 @@ def work(run_id: str, on_progress: OnProgress = None) -> RunStatus:
     """Work through the run's pending units in this process."""
     cfg = context.settings()
     with _sigterm_stops_the_run():
-        return execute(context.store(cfg), run_id, context.backend_pool(cfg), on_progress)
+        return run_benchmark(context.store(cfg), run_id, context.backend_pool(cfg), on_progress)
+
+
+def _fail_if_never_claimed(run_id: str, exc: Exception) -> None:
+    """An error before the claim (a locked store, an unreadable model folder) would leave the
+    run queued for ever; once claimed, the run lifecycle has recorded the error itself."""
+    try:
+        context.store().runs.end_if_owned(
+            run_id,
+            this_process(),
+            RunStatus.FAILED,
+            f"{type(exc).__name__}: {exc}",
+            from_status=(RunStatus.QUEUED,),
+        )
+    except PerficsError:
+        pass  # the store itself is the problem; the log has the error
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,15 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"worker for run {run_id}", flush=True)
     try:
         status = work(run_id)
-    except PerficsError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return 1
-    except RunStopped:
-        print("stopped on request", flush=True)
-        return 0
-    except KeyboardInterrupt:
-        print("interrupted", flush=True)
+    except (RunStopped, KeyboardInterrupt) as exc:
+        print("stopped on request" if isinstance(exc, RunStopped) else "interrupted", flush=True)
         return 130
+    except Exception as exc:  # noqa: BLE001 - whatever it was, the run must not stay queued
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        _fail_if_never_claimed(run_id, exc)
+        return 1
     print(f"run {run_id} {status}", flush=True)
     return 0
 

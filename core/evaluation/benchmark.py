@@ -181,7 +181,7 @@ class _Executor:
         self.store.items.finish(self.run.id, unit.no, outcome, self.config.judge, judgments)
 
 
-def execute(
+def run_benchmark(
     store: Store, run_id: str, load: LoadBackend, on_progress: OnProgress = None
 ) -> RunStatus:
     """Run (or resume) every pending unit of a run; returns the final status."""

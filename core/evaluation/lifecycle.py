@@ -1,10 +1,12 @@
 """One lifecycle for every run, interactive refinement and background benchmark alike:
 create -> claim -> persist each unit as it completes -> complete | fail | interrupt.
 
-While a process works on a run it beats a heartbeat into the runs row, so any other process
-can tell a live worker from a dead one: the owner's pid is gone (or a zombie), or its last
-heartbeat is older than STALE_AFTER_S. A stop asked for from elsewhere (the dashboard) is
-picked up by the heartbeat and honoured at the next step boundary.
+A run records its owner: the pid and the start time of the process working on it, so a pid the
+system later gives to another process is never taken for the owner. The owner is dead when that
+process is gone or a zombie. While it works it beats a heartbeat into the runs row every 2 s;
+the heartbeat carries stop requests to it, tells it when it has lost the run, and shows a hung
+owner (no beat for STALE_AFTER_S), which Stop then kills. Every write that ends a run is
+conditional on still owning it, so a process that lost the run never overwrites its successor.
 """
 
 from __future__ import annotations
@@ -17,13 +19,12 @@ from datetime import datetime, timedelta
 
 import psutil
 
-from core.errors import PerficsError
 from core.store import Store
 from core.store.duck import now
-from core.types import RunConfig, RunKind, RunRecord, RunStatus, RunUnit
+from core.types import Owner, RunConfig, RunKind, RunRecord, RunStatus, RunUnit
 
 HEARTBEAT_INTERVAL_S = 2.0
-# Several missed beats: the owner is hung, or its pid now belongs to another process.
+# Several missed beats: the owner is hung (or, with no start time recorded, gone).
 STALE_AFTER_S = 15.0
 
 
@@ -32,29 +33,70 @@ class RunStopped(BaseException):
     A BaseException, so that code catching errors of a unit never swallows it."""
 
 
-def process_alive(pid: int | None) -> bool:
-    """A zombie (exited, not yet reaped by its parent) counts as dead."""
+def process_started(pid: int | None) -> float | None:
+    """When the process started, or None if it is gone or a zombie (exited, not yet reaped)."""
     if not pid:
-        return False
+        return None
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc.create_time()
     except psutil.NoSuchProcess:
-        return False
+        return None
+
+
+def process_alive(pid: int | None) -> bool:
+    try:
+        return process_started(pid) is not None
     except psutil.AccessDenied:
         return True
 
 
-def owner_alive(pid: int | None, heartbeat_at: datetime | None, at: datetime | None = None) -> bool:
-    if not process_alive(pid):
+def this_process() -> Owner:
+    return Owner(os.getpid(), process_started(os.getpid()))
+
+
+def _stale(heartbeat_at: datetime | None, at: datetime | None) -> bool:
+    return heartbeat_at is None or (at or now()) - heartbeat_at > timedelta(seconds=STALE_AFTER_S)
+
+
+def owner_alive(
+    owner: Owner | None, heartbeat_at: datetime | None, at: datetime | None = None
+) -> bool:
+    """The recorded process is still the one that claimed the run. Without a recorded start
+    time (an older store) a fresh heartbeat has to vouch for it."""
+    if owner is None:
         return False
-    if heartbeat_at is None:
-        return True
-    return (at or now()) - heartbeat_at < timedelta(seconds=STALE_AFTER_S)
+    try:
+        started = process_started(owner.pid)
+    except psutil.AccessDenied:
+        return not _stale(heartbeat_at, at)
+    if started is None:
+        return False
+    if owner.started is None:
+        return not _stale(heartbeat_at, at)
+    return abs(started - owner.started) < 1.0
+
+
+def abandoned_state(
+    status: str, owner: Owner | None, heartbeat_at: datetime | None, at: datetime | None = None
+) -> bool:
+    """Running, or queued with a worker assigned, and that process is gone: it will never
+    finish by itself."""
+    active = status in (RunStatus.RUNNING, RunStatus.QUEUED) and owner is not None
+    return active and not owner_alive(owner, heartbeat_at, at)
 
 
 def abandoned(run: RunRecord, at: datetime | None = None) -> bool:
-    """A run marked running whose process is gone: it will never finish by itself."""
-    return run.status == RunStatus.RUNNING and not owner_alive(run.pid, run.heartbeat_at, at)
+    return abandoned_state(run.status, run.owner, run.heartbeat_at, at)
+
+
+def hung(run: RunRecord, at: datetime | None = None) -> bool:
+    """Running with a live owner that has not beaten its heartbeat for STALE_AFTER_S."""
+    return (
+        run.status == RunStatus.RUNNING and not abandoned(run, at) and _stale(run.heartbeat_at, at)
+    )
 
 
 def describe_interruption(exc: BaseException) -> str:
@@ -71,7 +113,7 @@ class RunLifecycle:
     def __init__(self, store: Store, run_id: str):
         self.store = store
         self.id = run_id
-        self.pid = os.getpid()
+        self.owner = this_process()
         self.finished = False
         self._stop_asked = threading.Event()
         self._quit = threading.Event()
@@ -94,7 +136,7 @@ class RunLifecycle:
         """Claim the run and keep its heartbeat while the body works. The body calls
         complete(); an error marks the run failed, an interruption (Ctrl+C, a stop, a page
         rerun) marks it interrupted, and either way its finished units are kept."""
-        if self.store.runs.claim(self.id, self.pid, owner_alive):
+        if self.store.runs.claim(self.id, self.owner, owner_alive):
             self._stop_asked.set()  # stopped before it started: ends at the first check
         self._start_heartbeat()
         try:
@@ -122,8 +164,8 @@ class RunLifecycle:
     def _end(self, status: RunStatus, error: str | None, stop_reason: str | None = None) -> None:
         # The heartbeat writes the same row; stop it first so the two never conflict.
         self._stop_heartbeat()
-        self.store.runs.finish(self.id, status, error=error, stop_reason=stop_reason)
         self.finished = True
+        self.store.runs.end_if_owned(self.id, self.owner, status, error, stop_reason)
 
     def _start_heartbeat(self) -> None:
         self._quit.clear()
@@ -139,9 +181,10 @@ class RunLifecycle:
     def _beat(self) -> None:
         while True:
             try:
-                if self.store.runs.heartbeat(self.id, self.pid):
+                owned, stop = self.store.runs.heartbeat(self.id, self.owner)
+                if stop or not owned:  # asked to stop, or the run was taken over or deleted
                     self._stop_asked.set()
-            except PerficsError:
-                pass  # a busy database costs one beat; the next one tries again
+            except Exception:  # noqa: BLE001 - a busy database costs one beat, never the thread
+                pass
             if self._quit.wait(HEARTBEAT_INTERVAL_S):
                 return

@@ -18,6 +18,8 @@ import pandas as pd
 # A pair's outcome names which of its two answers won: the first or second it was given.
 FIRST, SECOND, TIE = "first", "second", "tie"
 _REFINED_SHARE = {SECOND: 1.0, TIE: 0.5, FIRST: 0.0}
+# A baseline-vs-refined outcome in words: the refined answer is the pair's second.
+_REFINEMENT_OUTCOME_TEXT = {SECOND: "refined wins", TIE: "tie", FIRST: "baseline wins"}
 
 
 @overload
@@ -42,6 +44,10 @@ def refined_share(outcome: str | None) -> float | None:
     """How much of one baseline-vs-refined pair the refined answer won. The refined answer
     is the pair's second; None when the pair was not judged."""
     return _REFINED_SHARE.get(outcome) if outcome is not None else None
+
+
+def describe_refinement_outcome(outcome: str | None) -> str:
+    return _REFINEMENT_OUTCOME_TEXT.get(outcome, "not judged") if outcome else "not judged"
 
 
 def position_inconsistency_rate(consistent: Iterable[bool | None]) -> tuple[float | None, int]:

@@ -48,16 +48,14 @@ WHERE CAST(? AS VARCHAR) IS NULL OR g.run_id = ?
 GROUP BY ALL ORDER BY model
 """
 
-# Judge scores per model: baseline and refined means with normal-approximation intervals
-# (n is large where this query matters), plus reference accuracy where a reference exists.
+# Judge scores per model: baseline and refined means with their counts, plus reference
+# accuracy where a reference exists.
 PERFORMANCE_SQL = f"""
 WITH {ITEM_SCORES_CTE}
 SELECT i.model_name AS model, {{group}} count(*) AS items,
        count(s.baseline_score) AS scored,
        avg(s.baseline_score) AS baseline_score,
-       1.96 * stddev_samp(s.baseline_score) / sqrt(count(s.baseline_score)) AS baseline_half_ci,
        avg(s.refined_score) AS refined_score,
-       1.96 * stddev_samp(s.refined_score) / sqrt(count(s.refined_score)) AS refined_half_ci,
        count(i.final_correct) AS reference_items,
        avg(CAST(i.baseline_correct AS DOUBLE)) AS baseline_accuracy,
        avg(CAST(i.final_correct AS DOUBLE)) AS final_accuracy

@@ -86,3 +86,14 @@ class GenerationTable:
             "gen_tokens_per_s, peak_rss_mb FROM generations WHERE run_id = ? ORDER BY step",
             [run_id],
         )
+
+    def run_totals(self, run_id: str) -> tuple[int, float, int, int]:
+        """(completion tokens, seconds, prompt tokens, prompt tokens served from the KV cache)
+        over every step of a run."""
+        return self.db.rows(
+            "SELECT coalesce(sum(completion_tokens), 0), coalesce(sum(total_s), 0), "
+            "coalesce(sum(prompt_tokens), 0), "
+            "coalesce(sum(prompt_tokens - prompt_tokens_evaluated), 0) "
+            "FROM generations WHERE run_id = ?",
+            [run_id],
+        )[0]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from itertools import combinations
 
 import duckdb
+import pandas as pd
 
 from core.store.duck import now, scalar
 
@@ -190,13 +191,48 @@ def _v4_units(config: dict) -> list[tuple[str, str, str, str, str | None]]:
     return units
 
 
+def _v4_key_map(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per unit of every version-4 benchmark run: run, old key, number, typed key,
+    suite. A run whose configuration cannot be read gets no units (it is marked failed)."""
+    rows = []
+    for run_id, config_text in con.execute(
+        "SELECT id, config FROM runs WHERE kind = 'benchmark'"
+    ).fetchall():
+        try:
+            config = json.loads(config_text)
+            units = _v4_units(config)
+            suite = config["suite"]
+        except (KeyError, TypeError, ValueError):
+            con.execute(
+                "UPDATE runs SET status = 'failed', error = 'configuration unreadable' "
+                "WHERE id = ?",
+                [run_id],
+            )
+            continue
+        rows += [
+            (run_id, key, no, kind, qid, model, other, suite)
+            for no, (key, kind, qid, model, other) in enumerate(units)
+        ]
+    columns = ["run_id", "item_key", "item_no", "kind", "question_id", "model", "other", "suite"]
+    table = pd.DataFrame(rows, columns=columns)
+    text = [c for c in columns if c not in ("item_no", "other")]
+    return table.astype({"item_no": "int64", **dict.fromkeys(text, "string")})
+
+
 def _m005_typed_item_keys(con: duckdb.DuckDBPyConnection) -> None:
     """Run units get a number and typed columns (kind, question, model, other model) instead
     of a formatted key string; every unit of a run exists from its creation ('pending' until
-    done), and runs record their unit count, a heartbeat and a stop request."""
+    done). Runs record their unit count, their owner process (pid and start time), a heartbeat
+    and a stop request."""
     con.execute("ALTER TABLE runs ADD COLUMN heartbeat_at TIMESTAMP")
     con.execute("ALTER TABLE runs ADD COLUMN total_units INTEGER")
     con.execute("ALTER TABLE runs ADD COLUMN stop_requested BOOLEAN DEFAULT false")
+    con.execute("ALTER TABLE runs ADD COLUMN owner_started_at DOUBLE")
+    # Version 4 never recorded that a worker died; its "running" runs have no live owner now.
+    con.execute(
+        "UPDATE runs SET status = 'interrupted', error = 'interrupted before an upgrade' "
+        "WHERE status = 'running'"
+    )
     con.execute("ALTER TABLE run_items RENAME TO run_items_v4")
     con.execute(
         """
@@ -223,28 +259,52 @@ def _m005_typed_item_keys(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
-    con.execute("CREATE TEMPORARY TABLE key_map (run_id VARCHAR, item_key VARCHAR, item_no INT)")
-    runs = con.execute("SELECT id, config FROM runs WHERE kind = 'benchmark'").fetchall()
-    for run_id, config_text in runs:
-        config = json.loads(config_text)
-        units = _v4_units(config)
-        con.executemany(
-            "INSERT INTO key_map VALUES (?, ?, ?)",
-            [[run_id, key, no] for no, (key, *_rest) in enumerate(units)],
-        )
-        con.executemany(
-            """
-            INSERT INTO run_items (run_id, item_no, kind, question_id, model_name,
-                                   other_model_name, category, status)
-            SELECT ?, ?, ?, ?, ?, ?, coalesce(
-                (SELECT category FROM questions WHERE suite = ? AND id = ?), ''), 'pending'
-            """,
-            [
-                [run_id, no, kind, qid, model, other, config["suite"], qid]
-                for no, (_key, kind, qid, model, other) in enumerate(units)
-            ],
-        )
-        con.execute("UPDATE runs SET total_units = ? WHERE id = ?", [len(units), run_id])
+    units = _v4_key_map(con)
+    con.register("v4_units", units)
+    con.execute(
+        """
+        INSERT INTO run_items (run_id, item_no, kind, question_id, model_name,
+                               other_model_name, category, status)
+        SELECT u.run_id, u.item_no, u.kind, u.question_id, u.model, CAST(u.other AS VARCHAR),
+               coalesce(q.category, o.category, ''), 'pending'
+        FROM v4_units u
+        LEFT JOIN questions q ON q.suite = u.suite AND q.id = u.question_id
+        LEFT JOIN run_items_v4 o ON o.run_id = u.run_id AND o.item_key = u.item_key
+        """
+    )
+    con.execute(
+        "CREATE TEMPORARY TABLE key_map AS SELECT CAST(run_id AS VARCHAR) AS run_id, "
+        "CAST(item_key AS VARCHAR) AS item_key, CAST(item_no AS INTEGER) AS item_no FROM v4_units"
+    )
+    con.unregister("v4_units")
+    # Finished rows whose key the configuration does not explain are kept, numbered after the
+    # planned units, never dropped.
+    con.execute(
+        """
+        INSERT INTO key_map
+        SELECT o.run_id, o.item_key,
+               coalesce((SELECT max(item_no) + 1 FROM run_items i WHERE i.run_id = o.run_id), 0)
+               + row_number() OVER (PARTITION BY o.run_id ORDER BY o.created_at) - 1
+        FROM run_items_v4 o ANTI JOIN key_map k ON k.run_id = o.run_id AND k.item_key = o.item_key
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO run_items (run_id, item_no, kind, question_id, model_name,
+                               other_model_name, category, status)
+        SELECT o.run_id, k.item_no, o.kind, o.question_id,
+               coalesce(o.model_name, split_part(split_part(o.item_key, ':', 2), '|', 1)),
+               CASE WHEN o.kind = 'pair'
+                    THEN split_part(split_part(o.item_key, ':', 2), '|', 2) END,
+               o.category, 'pending'
+        FROM run_items_v4 o JOIN key_map k ON k.run_id = o.run_id AND k.item_key = o.item_key
+        ANTI JOIN run_items i ON i.run_id = k.run_id AND i.item_no = k.item_no
+        """
+    )
+    con.execute(
+        "UPDATE runs SET total_units = (SELECT count(*) FROM run_items i WHERE i.run_id = runs.id) "
+        "WHERE kind = 'benchmark'"
+    )
     # Finished units keep what they recorded.
     con.execute(
         """
@@ -257,22 +317,15 @@ def _m005_typed_item_keys(con: duckdb.DuckDBPyConnection) -> None:
         WHERE run_items.run_id = k.run_id AND run_items.item_no = k.item_no
         """
     )
-    for table, old in (
-        ("generations", "item_key"),
-        ("judgments", "item_key"),
-        ("votes", "pair_key"),
-    ):
+    tables = (("generations", "item_key"), ("judgments", "item_key"), ("votes", "pair_key"))
+    for table, old in tables:
         con.execute(f"ALTER TABLE {table} ADD COLUMN item_no INTEGER")
         con.execute(
             f"UPDATE {table} SET item_no = k.item_no FROM key_map k "
             f"WHERE {table}.run_id = k.run_id AND {table}.{old} = k.item_key"
         )
     con.execute("DROP INDEX generations_run")  # DuckDB alters no table with an index on it
-    for table, old in (
-        ("generations", "item_key"),
-        ("judgments", "item_key"),
-        ("votes", "pair_key"),
-    ):
+    for table, old in tables:
         con.execute(f"ALTER TABLE {table} DROP COLUMN {old}")
     con.execute("CREATE INDEX generations_run ON generations(run_id)")
     con.execute("DROP TABLE run_items_v4")

@@ -12,28 +12,37 @@ import pandas as pd
 from core.errors import StoreError
 from core.store.database import Database
 from core.store.duck import now, optional
-from core.types import RunKind, RunRecord, RunStatus, RunUnit
+from core.types import Owner, RunKind, RunRecord, RunStatus, RunUnit
 from core.types.runs import CONFIG_TYPES
 
-# Whether the process that claimed a run is still working on it: (pid, last heartbeat).
-OwnerAlive = Callable[[int, datetime | None], bool]
+# Whether a process that claimed a run is still working on it: (owner, last heartbeat).
+OwnerAlive = Callable[[Owner, datetime | None], bool]
 
 RUN_COLUMNS = (
     "id, kind, status, config, created_at, error, stop_reason, finished_at, pid, heartbeat_at, "
-    "total_units"
+    "total_units, owner_started_at"
 )
 # Units finished (done or failed), counted in the same query as the run row.
 DONE_UNITS = "(SELECT count(*) FROM run_items i WHERE i.run_id = r.id AND i.status <> 'pending')"
 
 
 def _record(row: tuple) -> RunRecord:
-    (rid, kind, status, config, created, error, stop, finished, pid, beat, total, done) = row
+    (rid, kind, status, config, created, error, stop, finished, pid, beat, total, started, done) = (
+        row
+    )
     kind = RunKind(kind)
+    try:
+        parsed = CONFIG_TYPES[kind].from_json(json.loads(config))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(
+            f"Run {rid} has a configuration this version cannot read ({type(exc).__name__}: "
+            f"{exc}); delete it with `perfics run --delete {rid}`."
+        ) from exc
     return RunRecord(
         id=rid,
         kind=kind,
         status=RunStatus(status),
-        config=CONFIG_TYPES[kind].from_json(json.loads(config)),
+        config=parsed,
         created_at=created,
         error=optional(error),
         stop_reason=optional(stop),
@@ -42,6 +51,7 @@ def _record(row: tuple) -> RunRecord:
         heartbeat_at=optional(beat),
         total_units=optional(total),
         done_units=int(done or 0),
+        owner_started=optional(started),
     )
 
 
@@ -92,35 +102,49 @@ class RunTable:
             raise StoreError(f"No run with id {run_id!r}")
         return _record(rows[0])
 
-    def claim(self, run_id: str, pid: int, owner_alive: OwnerAlive) -> bool:
-        """Mark the run as worked on by `pid`, unless another live process already is; returns
-        whether a stop has been asked for. One transaction: DuckDB's single-writer lock makes
-        the check and the claim atomic."""
+    def claim(self, run_id: str, owner: Owner, owner_alive: OwnerAlive) -> bool:
+        """Mark the run as worked on by `owner`, unless another live process already is (whatever
+        the status says) or it is completed; returns whether a stop has been asked for. One
+        transaction: DuckDB's single-writer lock makes the check and the claim atomic."""
         with self.db.transaction() as con:
             rows = con.execute(
-                "SELECT status, pid, heartbeat_at, stop_requested FROM runs WHERE id = ?", [run_id]
+                "SELECT status, pid, owner_started_at, heartbeat_at, stop_requested FROM runs "
+                "WHERE id = ?",
+                [run_id],
             ).fetchall()
             if not rows:
                 raise StoreError(f"No run with id {run_id!r}")
-            status, owner, beat, stop = rows[0]
-            if status == RunStatus.RUNNING and owner and owner != pid and owner_alive(owner, beat):
-                raise StoreError(f"Run {run_id} is already being worked on by process {owner}.")
+            status, pid, started, beat, stop = rows[0]
+            if status == RunStatus.COMPLETED:
+                raise StoreError(f"Run {run_id} is already completed.")
+            recorded = Owner(pid, started) if pid else None
+            if recorded and recorded != owner and owner_alive(recorded, beat):
+                raise StoreError(f"Run {run_id} is already being worked on by process {pid}.")
             con.execute(
-                "UPDATE runs SET status = 'running', error = NULL, pid = ?, heartbeat_at = ?, "
-                "finished_at = NULL WHERE id = ?",
-                [pid, now(), run_id],
+                "UPDATE runs SET status = 'running', error = NULL, pid = ?, owner_started_at = ?, "
+                "heartbeat_at = ?, finished_at = NULL WHERE id = ?",
+                [owner.pid, owner.started, now(), run_id],
             )
         return bool(stop)
 
-    def heartbeat(self, run_id: str, pid: int) -> bool:
-        """Record that `pid` is still working on the run; returns whether a stop was asked."""
+    def assign_worker(self, run_id: str, owner: Owner) -> None:
+        """Record the worker started for a queued run, so that one which dies before claiming
+        it is noticed too."""
+        self.db.execute(
+            "UPDATE runs SET pid = ?, owner_started_at = ? WHERE id = ? AND status = 'queued'",
+            [owner.pid, owner.started, run_id],
+        )
+
+    def heartbeat(self, run_id: str, owner: Owner) -> tuple[bool, bool]:
+        """Record that `owner` is still working on the run. Returns (still the owner, stop
+        asked); a process that lost the run (marked abandoned, deleted) learns it here."""
         with self.db.connect() as con:
             rows = con.execute(
-                "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND pid = ? "
-                "RETURNING stop_requested",
-                [now(), run_id, pid],
+                "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running' AND pid = ? "
+                "AND owner_started_at IS NOT DISTINCT FROM ? RETURNING stop_requested",
+                [now(), run_id, owner.pid, owner.started],
             ).fetchall()
-        return bool(rows and rows[0][0])
+        return (True, bool(rows[0][0])) if rows else (False, True)
 
     def request_stop(self, run_id: str) -> None:
         """Ask whoever works on the run to stop; honoured at its next step."""
@@ -129,37 +153,47 @@ class RunTable:
     def requeue(self, run_id: str) -> None:
         """An unfinished run waits for a worker again, with any earlier stop request withdrawn."""
         self.db.execute(
-            "UPDATE runs SET status = 'queued', stop_requested = false, finished_at = NULL "
+            "UPDATE runs SET status = 'queued', stop_requested = false, finished_at = NULL, "
+            "pid = NULL, owner_started_at = NULL "
             "WHERE id = ? AND status IN ('queued', 'failed', 'interrupted')",
             [run_id],
         )
 
-    def finish(
+    def end_if_owned(
         self,
         run_id: str,
+        owner: Owner | None,
         status: RunStatus,
         error: str | None = None,
         stop_reason: str | None = None,
-    ) -> None:
-        self.db.execute(
-            "UPDATE runs SET status = ?, error = ?, stop_reason = ?, finished_at = ? WHERE id = ?",
-            [status, error, stop_reason, now(), run_id],
-        )
-
-    def mark_abandoned(self, run_id: str, pid: int | None, error: str) -> bool:
-        """A running run whose process is gone becomes interrupted; only if `pid` still owns
-        it, so a process that claimed it meanwhile is never overruled."""
+        from_status: tuple[RunStatus, ...] = (RunStatus.RUNNING,),
+    ) -> bool:
+        """End the run, only if it is still in one of `from_status` and held by `owner`: a
+        process that lost the run never overwrites the one that took it over."""
         with self.db.connect() as con:
             rows = con.execute(
-                "UPDATE runs SET status = 'interrupted', error = ?, finished_at = ? "
-                "WHERE id = ? AND status = 'running' AND pid IS NOT DISTINCT FROM ? RETURNING id",
-                [error, now(), run_id, pid],
+                "UPDATE runs SET status = ?, error = ?, stop_reason = ?, finished_at = ? "
+                "WHERE id = ? AND list_contains(?, status) AND pid IS NOT DISTINCT FROM ? "
+                "AND owner_started_at IS NOT DISTINCT FROM ? RETURNING id",
+                [
+                    status,
+                    error,
+                    stop_reason,
+                    now(),
+                    run_id,
+                    [str(s) for s in from_status],
+                    owner.pid if owner else None,
+                    owner.started if owner else None,
+                ],
             ).fetchall()
         return bool(rows)
 
     def delete(self, run_id: str) -> None:
-        """The run and everything recorded under it, in one transaction."""
+        """The run and everything recorded under it, in one transaction; never a running one."""
         with self.db.transaction() as con:
+            rows = con.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchall()
+            if rows and rows[0][0] == RunStatus.RUNNING:
+                raise StoreError(f"Run {run_id} is running; stop it before deleting it.")
             for table in ("votes", "judgments", "generations", "run_items"):
                 con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
             con.execute("DELETE FROM runs WHERE id = ?", [run_id])
@@ -168,8 +202,9 @@ class RunTable:
         """Refinement runs, newest first, with the prompt and model from their configuration."""
         return self.db.query_df(
             """
-            SELECT r.id, r.created_at, r.status, r.stop_reason, r.error,
-                   r.config->>'model' AS model, r.config->>'prompt' AS prompt,
+            SELECT r.id, r.created_at, r.status, r.stop_reason, r.error, r.pid,
+                   r.owner_started_at, r.heartbeat_at, r.config->>'model' AS model,
+                   r.config->>'prompt' AS prompt,
                    CAST(r.config->>'rounds' AS INTEGER) AS rounds,
                    count(g.id) AS steps
             FROM runs r LEFT JOIN generations g ON g.run_id = r.id
@@ -191,7 +226,7 @@ class RunTable:
                        avg(seconds) AS seconds_per_item
                 FROM run_items GROUP BY run_id
             )
-            SELECT r.id, r.created_at, r.status, r.pid, r.heartbeat_at,
+            SELECT r.id, r.created_at, r.status, r.pid, r.owner_started_at, r.heartbeat_at,
                    r.config->>'suite' AS suite,
                    (SELECT string_agg(m->>'name', ',')
                     FROM (SELECT unnest(from_json(r.config->'models', '["json"]')) AS m))

@@ -23,6 +23,7 @@ from core.types.ranking import COST_BASES, AnswerCost, ApiPrice, HardwareProfile
 from core.types.runs import (
     BenchmarkConfig,
     ModelRef,
+    Owner,
     RefineConfig,
     RunConfig,
     RunKind,
@@ -46,6 +47,7 @@ __all__ = [
     "Judgment",
     "ModelInfo",
     "ModelRef",
+    "Owner",
     "PromptTemplate",
     "Question",
     "RefineConfig",

@@ -64,6 +64,10 @@ class HardwareProfile:
         return self.energy_cost_per_second
 
     @property
+    def variable_per_hour(self) -> float:
+        return self.variable_per_second * 3600
+
+    @property
     def busy_cost_per_second(self) -> float:
         """Everything one second of the machine costs when it is busy all the time: rent, the
         purchase spread over its lifetime in seconds, and electricity."""

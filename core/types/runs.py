@@ -149,6 +149,15 @@ CONFIG_TYPES: dict[RunKind, type] = {
 
 
 @dataclass(frozen=True)
+class Owner:
+    """The process working on a run: its pid and its start time (seconds since the epoch), so
+    that a pid the system has since given to another process is never mistaken for it."""
+
+    pid: int
+    started: float | None = None
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One row of the runs table."""
 
@@ -164,6 +173,11 @@ class RunRecord:
     heartbeat_at: datetime | None = None
     total_units: int | None = None
     done_units: int = 0
+    owner_started: float | None = None
+
+    @property
+    def owner(self) -> Owner | None:
+        return Owner(self.pid, self.owner_started) if self.pid else None
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,20 @@ from dataclasses import dataclass, field
 import pandas as pd
 import streamlit as st
 
-from core.app.options import change_ratio
+from core.app.refine import StoredRefinement
 from core.types import StopReason
 from pages.components.text import diff_markdown, escape
+
+STEP_COLUMNS = {
+    "round": "round",
+    "kind": "kind",
+    "completion_tokens": "tokens",
+    "gen_tokens_per_s": "tokens/s",
+    "total_s": "seconds",
+    "prompt_tokens": "prompt",
+    "prompt_tokens_reused": "prompt reused",
+    "prefix_tokens": "reusable prefix",
+}
 
 
 @dataclass
@@ -68,41 +79,18 @@ def show_steps(steps: pd.DataFrame, view: RunView) -> None:
         view.on_step(row.round, row.kind, row.text)
 
 
-def show_summary(steps: pd.DataFrame, stop_reason: str | None) -> None:
+def show_summary(stored: StoredRefinement) -> None:
     """Stop reason, the word-level diff between baseline and final, and per-step metrics."""
-    baseline = steps[steps.kind == "baseline"].text.iloc[0]
-    refined = steps[steps.kind == "refined"]
-    final = refined.text.iloc[-1] if len(refined) else baseline
-    if stop_reason:
+    if stored.run.stop_reason:
         st.caption(
-            f"Stopped: {StopReason.describe(stop_reason)} · "
-            f"{len(refined)} round(s) · {change_ratio(baseline, final):.0%} of words changed"
+            f"Stopped: {StopReason.describe(stored.run.stop_reason)} · "
+            f"{stored.rounds_done} round(s) · {stored.words_changed:.0%} of words changed"
         )
     with st.expander("What refinement changed (baseline → final)", expanded=True):
-        st.markdown(diff_markdown(baseline, final) if final != baseline else "_No change._")
-    table = steps[
-        [
-            "round",
-            "kind",
-            "completion_tokens",
-            "gen_tokens_per_s",
-            "total_s",
-            "prompt_tokens",
-            "prompt_tokens_reused",
-            "prefix_tokens",
-        ]
-    ]
+        changed = stored.final != stored.baseline
+        st.markdown(diff_markdown(stored.baseline, stored.final) if changed else "_No change._")
     st.dataframe(
-        table.rename(
-            columns={
-                "completion_tokens": "tokens",
-                "gen_tokens_per_s": "tokens/s",
-                "total_s": "seconds",
-                "prompt_tokens": "prompt",
-                "prompt_tokens_reused": "prompt reused",
-                "prefix_tokens": "reusable prefix",
-            }
-        ),
+        stored.steps[list(STEP_COLUMNS)].rename(columns=STEP_COLUMNS),
         hide_index=True,
         width="stretch",
         column_config={
@@ -110,8 +98,8 @@ def show_summary(steps: pd.DataFrame, stop_reason: str | None) -> None:
             "seconds": st.column_config.NumberColumn(format="%.2f"),
         },
     )
-    reused, prompt = steps.prompt_tokens_reused.sum(), steps.prompt_tokens.sum()
     st.caption(
-        f"Run total: {steps.completion_tokens.sum()} tokens in {steps.total_s.sum():.1f} s; "
-        f"{reused} of {prompt} prompt tokens served from the KV cache."
+        f"Run total: {stored.completion_tokens} tokens in {stored.seconds:.1f} s; "
+        f"{stored.prompt_tokens_reused} of {stored.prompt_tokens} prompt tokens served from the "
+        "KV cache."
     )

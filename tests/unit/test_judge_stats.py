@@ -109,7 +109,7 @@ def test_mean_ci():
 
 def test_a_failed_second_order_does_not_become_a_win(tmp_path):
     from core.engine.fake import FAKE_INFO
-    from core.evaluation.benchmark import create_run, execute
+    from core.evaluation.benchmark import create_run, run_benchmark
     from core.evaluation.results import item_table, run_results
     from core.store import Store
     from core.types import RunSpec
@@ -134,7 +134,7 @@ def test_a_failed_second_order_does_not_become_a_win(tmp_path):
         "judge": FakeBackend(info=judge_info, responder=judge),
     }
     run_id = create_run(store, RunSpec("builtin", (FAKE_INFO,), 1, judge_info, 2), "fake")
-    execute(store, run_id, backends.__getitem__)
+    run_benchmark(store, run_id, backends.__getitem__)
     items = item_table(store, run_id)
     assert items.refined_outcome.isna().all()  # every pair lost its second order
     report = run_results(store, run_id)

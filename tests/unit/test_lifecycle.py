@@ -10,12 +10,18 @@ import pytest
 
 from core.app import runs
 from core.engine.fake import FAKE_INFO, FakeBackend
-from core.errors import InvalidRequest
+from core.errors import InvalidRequest, StoreError
 from core.evaluation import lifecycle
-from core.evaluation.benchmark import create_run, execute
-from core.evaluation.lifecycle import RunStopped, owner_alive, process_alive
+from core.evaluation.benchmark import create_run, run_benchmark
+from core.evaluation.lifecycle import (
+    RunStopped,
+    owner_alive,
+    process_alive,
+    process_started,
+    this_process,
+)
 from core.store.duck import now
-from core.types import RunStatus
+from core.types import Owner, RunStatus
 from tests.support import bench_spec, fake_pool, finished_run
 
 
@@ -36,12 +42,42 @@ def test_a_zombie_or_vanished_process_is_not_alive():
     assert not process_alive(child.pid) and not process_alive(None)
 
 
-def test_a_live_owner_with_a_stale_heartbeat_is_dead():
-    import os
-
+def test_an_owner_is_its_pid_and_start_time_so_a_reused_pid_is_no_owner():
+    me = this_process()
     fresh, stale = now(), now() - timedelta(seconds=lifecycle.STALE_AFTER_S + 1)
-    assert owner_alive(os.getpid(), fresh) and owner_alive(os.getpid(), None)
-    assert not owner_alive(os.getpid(), stale)
+    assert owner_alive(me, stale)  # alive is alive, however late its last beat
+    assert not owner_alive(Owner(me.pid, me.started - 100), fresh)  # same pid, other process
+    # An older store recorded no start time: a fresh heartbeat has to vouch for the pid.
+    assert owner_alive(Owner(me.pid, None), fresh)
+    assert not owner_alive(Owner(me.pid, None), stale) and not owner_alive(Owner(me.pid), None)
+
+
+def _owner(proc: subprocess.Popen) -> Owner:
+    return Owner(proc.pid, process_started(proc.pid))
+
+
+def test_a_run_held_by_a_live_process_cannot_be_taken_over_and_a_loser_writes_nothing(store):
+    first, second = _sleeper(), _sleeper()
+    try:
+        run_id = create_run(store, bench_spec(limit=1), "fake")
+        store.runs.claim(run_id, _owner(first), owner_alive)
+        # Whatever the status says, a live owner keeps its run.
+        store.db.execute("UPDATE runs SET status = 'interrupted' WHERE id = ?", [run_id])
+        with pytest.raises(StoreError, match=f"already being worked on by process {first.pid}"):
+            store.runs.claim(run_id, _owner(second), owner_alive)
+        first.kill()
+        first.wait()
+        store.runs.claim(run_id, _owner(second), owner_alive)  # its owner is gone: allowed
+        # The first owner, had it survived, would learn it lost the run and could not end it.
+        assert store.runs.heartbeat(run_id, _owner(second)) == (True, False)
+        assert store.runs.heartbeat(run_id, Owner(first.pid, 1.0)) == (False, True)
+        assert not store.runs.end_if_owned(run_id, Owner(first.pid, 1.0), RunStatus.COMPLETED)
+        assert store.runs.get(run_id).status == "running"
+        assert store.runs.get(run_id).pid == second.pid
+    finally:
+        for proc in (first, second):
+            proc.kill()
+            proc.wait()
 
 
 def test_the_worker_beats_a_heartbeat_and_honours_a_stop_request(store, monkeypatch):
@@ -52,7 +88,7 @@ def test_the_worker_beats_a_heartbeat_and_honours_a_stop_request(store, monkeypa
 
     def work():
         try:
-            execute(store, run_id, lambda name: slow)
+            run_benchmark(store, run_id, lambda name: slow)
         except RunStopped:
             errors.append("stopped")
 
@@ -77,19 +113,21 @@ def test_a_queued_run_stopped_before_its_worker_claims_it_never_starts(store):
     assert runs.stop_run(run_id) == "Stopped before it started."
     assert store.runs.get(run_id).status == "interrupted"
     with pytest.raises(RunStopped):
-        execute(store, run_id, fake_pool())  # a worker arriving late
+        run_benchmark(store, run_id, fake_pool())  # a worker arriving late
     assert store.runs.get(run_id).done_units == 0
     runs.prepare_resume(run_id)  # resuming withdraws the stop
     assert store.runs.get(run_id).status == "queued"
-    execute(store, run_id, fake_pool())
+    run_benchmark(store, run_id, fake_pool())
     assert store.runs.get(run_id).status == "completed"
 
 
 def test_overview_marks_a_run_whose_worker_died_interrupted(store):
     run_id = create_run(store, bench_spec(limit=1), "fake")
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead = _sleeper()
+    owner = _owner(dead)
+    dead.kill()
     dead.wait()
-    store.runs.claim(run_id, dead.pid, lambda pid, beat: False)
+    store.runs.claim(run_id, owner, owner_alive)
     assert store.runs.get(run_id).status == "running"
     table = runs.overview()
     assert table.status[0] == "interrupted"
@@ -98,24 +136,60 @@ def test_overview_marks_a_run_whose_worker_died_interrupted(store):
     assert run.status.resumable
 
 
-def test_overview_marks_a_hung_worker_interrupted_and_leaves_a_live_one_alone(store):
-    hung, live = _sleeper(), _sleeper()
+def test_a_queued_run_whose_worker_died_before_claiming_it_is_interrupted(store):
+    run_id = create_run(store, bench_spec(limit=1), "fake")
+    assert list(runs.overview().status) == ["queued"]  # no worker yet: simply waiting
+    dead = _sleeper()
+    store.runs.assign_worker(run_id, _owner(dead))
+    assert list(runs.overview().status) == ["queued"]
+    with pytest.raises(InvalidRequest, match="already has a worker starting"):
+        runs.prepare_resume(run_id)  # a second Resume click starts no second worker
+    dead.kill()
+    dead.wait()
+    assert list(runs.overview().status) == ["interrupted"]
+
+
+def test_a_hung_worker_stays_running_until_stop_kills_it(store):
+    # A sleeping process whose command line names our worker module, as a real one would.
+    hung = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "core.app.worker"]
+    )
+    live = _sleeper()
     try:
         old, young = (create_run(store, bench_spec(limit=1), "fake") for _ in range(2))
-        store.runs.claim(old, hung.pid, lambda pid, beat: False)
-        store.runs.claim(young, live.pid, lambda pid, beat: False)
+        store.runs.claim(old, _owner(hung), owner_alive)
+        store.runs.claim(young, _owner(live), owner_alive)
         stale = now() - timedelta(seconds=lifecycle.STALE_AFTER_S * 2)
         store.db.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", [stale, old])
         status = dict(zip(runs.overview().id, runs.overview().status, strict=True))
-        assert status == {old: "interrupted", young: "running"}
+        assert status == {old: "running", young: "running"}  # alive, if silent
         with pytest.raises(InvalidRequest, match="stop it before deleting"):
             runs.delete_run(young)
         with pytest.raises(InvalidRequest, match="already running"):
             runs.prepare_resume(young)
+        assert "killed" in runs.stop_run(old)
+        hung.wait(timeout=10)
+        run = store.runs.get(old)
+        assert run.status == "interrupted" and "hung" in run.error and run.status.resumable
+        # A process that is not one of ours is only asked, never signalled.
+        assert runs.stop_run(young).startswith("Stopping")
+        assert live.poll() is None and store.runs.get(young).status == "running"
     finally:
         for proc in (hung, live):
             proc.kill()
             proc.wait()
+
+
+def test_only_benchmarks_can_be_resumed_or_stopped_as_runs(store):
+    from core.evaluation.refine import run_refinement
+    from core.types import RefineRequest
+
+    refinement = run_refinement(store, FakeBackend(fail_on_call=1), RefineRequest("Q?", 1))
+    assert store.runs.get(refinement.run_id).status == "failed"
+    for action in (runs.prepare_resume, runs.stop_run):
+        with pytest.raises(InvalidRequest, match="is a refine run"):
+            action(refinement.run_id)
+    assert store.runs.get(refinement.run_id).status == "failed"  # untouched
 
 
 def test_delete_removes_the_run_and_everything_under_it(store):

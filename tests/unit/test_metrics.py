@@ -7,8 +7,13 @@ import pandas as pd
 import pytest
 
 from core.engine.fake import FAKE_INFO, FakeBackend
-from core.evaluation.benchmark import create_run, execute
-from core.evaluation.metrics import improvement_pct, position_inconsistency_rate, refined_share
+from core.evaluation.benchmark import create_run, run_benchmark
+from core.evaluation.metrics import (
+    describe_refinement_outcome,
+    improvement_pct,
+    position_inconsistency_rate,
+    refined_share,
+)
 from core.evaluation.results import run_results, summarise
 from core.store import Store
 from core.types import RunSpec, SamplerSettings
@@ -37,6 +42,9 @@ def test_refined_share_of_one_pair():
     assert refined_share("tie") == 0.5
     assert refined_share("first") == 0.0
     assert refined_share(None) is None  # not judged: no share at all
+    assert describe_refinement_outcome("second") == "refined wins"
+    assert describe_refinement_outcome("first") == "baseline wins"
+    assert describe_refinement_outcome(None) == "not judged"
 
 
 def test_position_inconsistency_counts_only_pairs_judged_in_both_orders():
@@ -102,7 +110,7 @@ def _run(tmp_path, judge_responder):
     }
     spec = RunSpec("builtin", (FAKE_INFO,), 1, judge, 4, settings=SamplerSettings(max_tokens=64))
     run_id = create_run(store, spec, "fake")
-    execute(store, run_id, backends.__getitem__)
+    run_benchmark(store, run_id, backends.__getitem__)
     return run_results(store, run_id)
 
 

@@ -4,8 +4,10 @@ numbered units, nothing is lost, and a half-finished run can still be resumed.""
 import json
 
 import duckdb
+import pytest
 
-from core.evaluation.benchmark import execute
+from core.errors import StoreError
+from core.evaluation.benchmark import run_benchmark
 from core.store import Store
 from core.store.duck import now
 from core.store.migrations import MIGRATIONS
@@ -144,8 +146,46 @@ def test_a_migrated_half_finished_run_resumes_without_duplicates(tmp_path):
     path = tmp_path / "v4.duckdb"
     _version_4_store(path)
     store = Store(path)
-    execute(store, "old", fake_pool())
+    run_benchmark(store, "old", fake_pool())
     run = store.runs.get("old")
     assert (run.status, run.done_units) == ("completed", 6)
     assert "half done" not in {r[0] for r in store.db.rows("SELECT text FROM generations")}
     assert_no_duplicates(store, "old")
+
+
+def test_odd_version_4_rows_are_kept_or_flagged_never_lost(tmp_path):
+    path = tmp_path / "v4.duckdb"
+    _version_4_store(path)
+    with duckdb.connect(str(path)) as con:
+        # A run left "running" by a worker that died under version 4.
+        con.execute(
+            "INSERT INTO runs (id, kind, status, config, created_at, pid) "
+            "VALUES ('crashed', 'benchmark', 'running', ?, ?, 1)",
+            [json.dumps(CONFIG), now()],
+        )
+        # A finished row the configuration does not explain, and a configuration nobody can read.
+        con.execute(
+            "INSERT INTO run_items (run_id, item_key, kind, model_name, question_id, category, "
+            "status, final, created_at) VALUES ('old', 'answer:ghost:generic-9', 'answer', "
+            "'ghost', 'generic-9', 'generic', 'done', 'boo', ?)",
+            [now()],
+        )
+        con.execute(
+            "INSERT INTO runs (id, kind, status, config, created_at) "
+            "VALUES ('broken', 'benchmark', 'completed', '{\"no\": \"suite\"}', ?)",
+            [now()],
+        )
+    store = Store(path)
+    crashed = store.runs.get("crashed")
+    assert crashed.status == "interrupted" and crashed.status.resumable
+    ghost = store.db.rows(
+        "SELECT item_no, model_name, status, final FROM run_items "
+        "WHERE run_id = 'old' AND question_id = 'generic-9'"
+    )
+    assert ghost == [(6, "ghost", "done", "boo")]  # numbered after the six planned units
+    assert store.runs.get("old").total_units == 7
+    assert store.db.rows("SELECT status, error FROM runs WHERE id = 'broken'") == [
+        ("failed", "configuration unreadable")
+    ]
+    with pytest.raises(StoreError, match="cannot read"):
+        store.runs.get("broken")

@@ -12,10 +12,11 @@ import pytest
 from core.app import runs
 from core.engine.fake import FAKE_INFO, FakeBackend
 from core.errors import InvalidRequest, StoreError
-from core.evaluation.benchmark import create_run, execute
+from core.evaluation.benchmark import create_run, run_benchmark
+from core.evaluation.lifecycle import owner_alive, process_started
 from core.evaluation.results import run_results
 from core.store import Store
-from core.types import ItemKey, ItemKind, SamplerSettings
+from core.types import ItemKey, ItemKind, Owner, SamplerSettings
 from tests.support import (
     CLI,
     DATA,
@@ -59,7 +60,9 @@ def test_run_stores_its_full_configuration_and_every_unit(tmp_path):
         ItemKey(ItemKind.PAIR, q1, "fake-echo", "fake-two"),
     ]
     seen = []
-    assert execute(store, run_id, _pool(), lambda d, t, eta: seen.append((d, t))) == "completed"
+    assert (
+        run_benchmark(store, run_id, _pool(), lambda d, t, eta: seen.append((d, t))) == "completed"
+    )
     assert seen[0] == (0, 9) and seen[-1] == (9, 9)
     assert progress(store, run_id) == (9, 9)
     assert store.items.pending(run_id) == []
@@ -101,12 +104,12 @@ def test_interrupted_run_resumes_without_redoing_or_duplicating(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        execute(store, run_id, _pool(), stop_after_four)
+        run_benchmark(store, run_id, _pool(), stop_after_four)
     assert store.runs.get(run_id).status == "interrupted"
     finished = "SELECT item_no, finished_at FROM run_items WHERE run_id = ? AND status <> 'pending'"
     first = store.db.query_df(finished, [run_id])
     assert len(first) == 4
-    execute(store, run_id, _pool())
+    run_benchmark(store, run_id, _pool())
     after = store.db.query_df(finished, [run_id])
     assert len(after) == 9
     kept = after.merge(first, on="item_no", suffixes=("", "_before"))
@@ -120,7 +123,7 @@ def test_partial_item_left_by_a_crash_is_discarded_on_resume(tmp_path):
     (unit,) = store.items.pending(run_id)
     stray = FakeBackend().complete("half-done step", SamplerSettings())
     store.generations.save(stray, kind="baseline", run_id=run_id, step=0, item_no=unit.no)
-    execute(store, run_id, _pool())
+    run_benchmark(store, run_id, _pool())
     texts = store.db.query_df("SELECT text FROM generations WHERE run_id = ?", [run_id]).text
     assert stray.text not in set(texts)
     assert_no_duplicates(store, run_id)
@@ -210,13 +213,13 @@ def test_a_run_already_worked_on_by_a_live_process_is_not_resumed_twice(tmp_path
     assert store.runs.get(run_id).status == "queued"
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        store.runs.claim(run_id, other.pid, lambda pid, beat: False)
+        store.runs.claim(run_id, Owner(other.pid, process_started(other.pid)), owner_alive)
         with pytest.raises(StoreError, match=f"already being worked on by process {other.pid}"):
-            execute(store, run_id, _pool())
+            run_benchmark(store, run_id, _pool())
     finally:
         other.kill()
         other.wait()
-    assert execute(store, run_id, _pool()) == "completed"  # its owner is gone: resumable
+    assert run_benchmark(store, run_id, _pool()) == "completed"  # its owner is gone: resumable
 
 
 def test_resume_refuses_a_replaced_model_file(tmp_path):
@@ -224,7 +227,7 @@ def test_resume_refuses_a_replaced_model_file(tmp_path):
     run_id = create_run(store, _spec(limit=1, judge=None, models=(FAKE_INFO,)), "fake")
     swapped = FAKE_INFO.__class__(**{**FAKE_INFO.__dict__, "sha256": "f" * 64})
     with pytest.raises(InvalidRequest, match="not the file this run started with"):
-        execute(store, run_id, lambda name: FakeBackend(info=swapped))
+        run_benchmark(store, run_id, lambda name: FakeBackend(info=swapped))
 
 
 def test_a_suite_used_by_runs_cannot_be_replaced(tmp_path):
@@ -245,7 +248,7 @@ def test_costs_average_whole_answers_including_early_stops(tmp_path):
         return next(verdicts) if "yes or no" in last_turn else f"words {len(prompt)}"
 
     run_id = create_run(store, _spec(limit=4, judge=None, models=(FAKE_INFO,), rounds=2), "fake")
-    execute(store, run_id, lambda name: FakeBackend(info=FAKE_INFO, responder=respond))
+    run_benchmark(store, run_id, lambda name: FakeBackend(info=FAKE_INFO, responder=respond))
     stops = store.db.query_df("SELECT stop_reason FROM run_items WHERE run_id = ?", [run_id])
     assert "no_issues_found" in set(stops.stop_reason)
     rounds = store.aggregates.cost_by_round(run_id)

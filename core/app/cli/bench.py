@@ -74,8 +74,8 @@ def _new_run(args: argparse.Namespace) -> RunSpec:
 def cmd_run(args: argparse.Namespace) -> int:
     if args.list:
         return _run_list(args)
-    if args.stop:
-        print(runs.stop_run(args.stop), file=sys.stderr)
+    if args.stop_run:
+        print(runs.stop_run(args.stop_run), file=sys.stderr)
         return 0
     if args.delete:
         runs.delete_run(args.delete)
@@ -159,7 +159,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="first K questions only")
     p.add_argument("--categories", help="comma-separated categories")
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run")
-    p.add_argument("--stop", metavar="RUN_ID", help="stop a running run (it stays resumable)")
+    p.add_argument(
+        "--stop", dest="stop_run", metavar="RUN_ID", help="stop a running run (it stays resumable)"
+    )
     p.add_argument("--delete", metavar="RUN_ID", help="delete a run that is not running")
     p.add_argument("--list", action="store_true", help="list runs with status and progress")
     p.add_argument("--background", action="store_true", help="work in a background worker")

@@ -51,13 +51,14 @@ def parse_weights(args: argparse.Namespace) -> Weights:
 def cmd_rank(args: argparse.Namespace) -> int:
     weights = parse_weights(args)
     hardware = HARDWARE_PRESETS[0]
-    ranked = rank_models(measurements(args.run), hardware, weights).ranked
+    # Every column, even with nothing ranked yet, so --json always has the same shape.
+    ranked = rank_models(measurements(args.run), hardware, weights).ranked.reindex(columns=COLUMNS)
     if args.json:
         print_json(
             {
                 "weights": asdict(weights),
                 "hardware": asdict(hardware),
-                "models": ranked[COLUMNS].to_dict(orient="records"),
+                "models": ranked.to_dict(orient="records"),
             }
         )
     elif ranked.empty:
@@ -67,7 +68,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
             f"weights P={weights.performance} R={weights.refinement} C={weights.cost}, "
             f"cost basis {weights.basis}"
         )
-        print(ranked[COLUMNS].round(3).to_string(index=False))
+        print(ranked.round(3).to_string(index=False))
     return 0
 
 
