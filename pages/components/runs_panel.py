@@ -37,19 +37,24 @@ def _act(notice: str) -> None:
 
 
 def _controls(r: pd.Series) -> None:
+    """Always the same three buttons, enabled as the run's state allows: a layout that never
+    changes shape, so no control jumps (or lingers as a stale copy) while the panel polls."""
     status = RunStatus(r.status)
+    active = status in (RunStatus.RUNNING, RunStatus.QUEUED)
     c1, c2, c3 = st.columns(3)
+    resume = c1.button("Resume", key="bench_resume", type="primary", disabled=not status.resumable)
+    stop = c2.button("Stop", key="bench_stop", disabled=not active)
+    confirm = c3.checkbox("Confirm delete", key="bench_delete_confirm", disabled=active)
+    delete = c3.button("Delete run", key="bench_delete", disabled=active or not confirm)
     try:
-        if status.resumable and c1.button("Resume", key="bench_resume", type="primary"):
+        if resume:
             _act(f"Resuming in a background worker (process {runs.resume_run(r.id)}).")
-        if status in (RunStatus.RUNNING, RunStatus.QUEUED) and c2.button("Stop", key="bench_stop"):
+        if stop:
             _act(runs.stop_run(r.id))
-        if status != RunStatus.RUNNING:
-            confirm = c3.checkbox("Confirm delete", key="bench_delete_confirm")
-            if c3.button("Delete run", key="bench_delete", disabled=not confirm):
-                runs.delete_run(r.id)
-                st.session_state.pop("bench_manage", None)
-                _act(f"Deleted run {r.id}.")
+        if delete:
+            runs.delete_run(r.id)
+            st.session_state.pop("bench_manage", None)
+            _act(f"Deleted run {r.id}.")
     except PerficsError as exc:
         st.error(str(exc))
 

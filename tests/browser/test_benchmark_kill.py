@@ -48,7 +48,7 @@ def test_killed_worker_shows_interrupted_with_resume_within_10_s(tmp_path, serve
     os.kill(pid, signal.SIGKILL)
     # Polled, not reloaded: the page notices the dead worker by itself.
     expect(page.locator("strong").filter(has_text="interrupted")).to_be_visible(timeout=10_000)
-    expect(page.get_by_role("button", name="Resume")).to_be_visible(timeout=10_000)
+    expect(page.get_by_role("button", name="Resume")).to_be_enabled(timeout=10_000)
     page.screenshot(path=str(ROOT / "data" / "browser-killed-run.png"), full_page=True)
     (run,) = [store.runs.get(r) for r in store.runs.benchmark_overview().id]
     assert run.status == "interrupted" and f"({pid})" in run.error
@@ -59,7 +59,9 @@ def test_killed_worker_shows_interrupted_with_resume_within_10_s(tmp_path, serve
     expect(page.locator("strong").filter(has_text="running")).to_be_visible(timeout=30_000)
     resumed_pid = _worker_pid(store)
     assert resumed_pid != pid
-    page.get_by_role("button", name="Stop").click()
+    stop = page.get_by_role("button", name="Stop")
+    expect(stop).to_be_enabled(timeout=10_000)
+    stop.click()
     expect(page.locator("strong").filter(has_text="interrupted")).to_be_visible(timeout=30_000)
     run = store.runs.get(run.id)
     assert run.error == "stopped on request" and run.done_units >= done_before
