@@ -10,6 +10,7 @@ from core.errors import PerficsError
 from core.types import COST_BASES, Weights
 from pages.components import resources
 from pages.components.hardware import hardware
+from pages.components.results_view import run_label
 
 RANKING_COLUMNS = [
     "rank",
@@ -33,9 +34,7 @@ st.caption(
     "and what it costs to run, all from your own measurements."
 )
 runs = overview()
-labels = {None: "All benchmark runs"} | {
-    r.id: f"{r.created_at:%Y-%m-%d %H:%M} · {r.suite} · {r.models}" for r in runs.itertuples()
-}
+labels = {None: "All benchmark runs"} | {r.id: run_label(r) for r in runs.itertuples()}
 run_id = st.selectbox("Data", list(labels), format_func=labels.get, key="trade_run")
 
 

@@ -26,10 +26,6 @@ def list_models(cfg: Settings | None = None) -> list[ModelInfo]:
     return loader.list_models(cfg or settings())
 
 
-def usable_models(cfg: Settings | None = None) -> list[ModelInfo]:
-    return [m for m in list_models(cfg) if m.usable]
-
-
 def open_backend(info: ModelInfo, cfg: Settings | None = None) -> Backend:
     return loader.open_backend(info, cfg or settings())
 

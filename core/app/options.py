@@ -4,7 +4,6 @@ import only core.app, core.types and core.errors."""
 from core.engine.registry import as_row as model_row
 from core.engine.registry import default_model
 from core.evaluation.arena import MODES as ARENA_MODES
-from core.evaluation.arena import VOTES as ARENA_VOTES
 from core.evaluation.judge import default_judge
 from core.evaluation.metrics import describe_refinement_outcome
 from core.evaluation.refine import DEFAULT_ROUNDS, MAX_ROUNDS
@@ -21,7 +20,6 @@ SAMPLER_DEFAULTS = SamplerSettings()
 __all__ = [
     "API_PRESETS",
     "ARENA_MODES",
-    "ARENA_VOTES",
     "CATEGORIES",
     "DEFAULT_ROUNDS",
     "HARDWARE_PRESETS",

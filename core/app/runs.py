@@ -16,7 +16,8 @@ from core.evaluation.benchmark import create_run
 from core.evaluation.lifecycle import abandoned_state, hung
 from core.evaluation.suites import ensure_builtin_suite, load_file
 from core.store import Store
-from core.types import Owner, RowError, RunKind, RunProgress, RunRecord, RunSpec, RunStatus
+from core.store.duck import optional
+from core.types import Owner, RowError, RunKind, RunRecord, RunSpec, RunStatus
 
 OVERVIEW_COLUMNS = [
     "id",
@@ -115,17 +116,13 @@ def reconcile(store: Store, run: RunRecord) -> RunRecord:
     return run
 
 
-def _optional(value):
-    return None if pd.isna(value) else value
-
-
 def settle(store: Store, runs: pd.DataFrame) -> pd.DataFrame:
     """A listing of runs (id, status, pid, owner_started_at, heartbeat_at, error) as they
     really are: those whose process died are marked interrupted, in the store and here."""
     active = runs.status.isin([RunStatus.RUNNING, RunStatus.QUEUED]) & runs.pid.notna()
     for i, r in runs[active].iterrows():
-        owner = Owner(int(r.pid), _optional(r.owner_started_at))
-        beat = _optional(r.heartbeat_at)
+        owner = Owner(int(r.pid), optional(r.owner_started_at))
+        beat = optional(r.heartbeat_at)
         beat = beat.to_pydatetime() if beat is not None else None
         if _settle(store, r.id, r.status, owner, beat) != r.status:
             runs.loc[i, ["status", "error"]] = [RunStatus.INTERRUPTED, abandoned_message(owner.pid)]
@@ -141,11 +138,6 @@ def overview() -> pd.DataFrame:
     runs["eta_s"] = (runs.total - runs.items_done) * runs.seconds_per_item
     runs["progress"] = runs.items_done / runs.total.clip(lower=1)
     return runs[OVERVIEW_COLUMNS]
-
-
-def progress(run_id: str) -> RunProgress:
-    run = context.store().runs.get(run_id)
-    return RunProgress(run.done_units, run.total_units or 0)
 
 
 def _ours(pid: int | None) -> bool:

@@ -174,7 +174,7 @@ class RunLifecycle:
 
     def _stop_heartbeat(self) -> None:
         self._quit.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
+        if self._thread is not None:
             self._thread.join()
         self._thread = None
 

@@ -46,10 +46,11 @@ class Database:
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
         self._migrated = False
+        self._lock = _process_lock(self.path)
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        with _process_lock(self.path):
+        with self._lock:
             con = self._open(read_only)
             try:
                 if not self._migrated and not read_only:

@@ -184,4 +184,3 @@ class RunRecord:
 class RunProgress:
     done: int
     total: int
-    eta_s: float | None = None

@@ -60,6 +60,11 @@ def results_table(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(table)
 
 
+def run_label(r) -> str:
+    """How every run picker names a benchmark run: when, which suite, which models."""
+    return f"{r.created_at:%Y-%m-%d %H:%M} · {r.suite} · {r.models}"
+
+
 def pick_run(key: str) -> str | None:
     """A benchmark-run picker, newest first; None (with a hint) when there is no run."""
     runs = overview()
@@ -67,8 +72,6 @@ def pick_run(key: str) -> str | None:
         st.info("No benchmark runs yet. Start one on the Benchmarks page or with `perfics run`.")
         return None
     labels = {
-        r.id: f"{r.created_at:%Y-%m-%d %H:%M} · {r.suite} · {r.models} · {r.status} · "
-        f"{r.items_done}/{r.total}"
-        for r in runs.itertuples()
+        r.id: f"{run_label(r)} · {r.status} · {r.items_done}/{r.total}" for r in runs.itertuples()
     }
     return st.selectbox("Run", list(labels), format_func=labels.get, key=key)

@@ -12,6 +12,7 @@ import streamlit as st
 from core.app import runs
 from core.errors import PerficsError
 from core.types import RunStatus
+from pages.components.results_view import run_label
 
 POLL_S = 2.0
 TABLE_COLUMNS = ["id", "created_at", "status", "suite", "models", "judge", "rounds"]
@@ -71,10 +72,7 @@ def _draw() -> None:
     if table.empty:
         st.caption("No runs yet.")
         return
-    labels = {
-        r.id: f"{r.created_at:%Y-%m-%d %H:%M} · {r.suite} · {r.models} · {r.id[:8]}"
-        for r in table.itertuples()
-    }
+    labels = {r.id: f"{run_label(r)} · {r.id[:8]}" for r in table.itertuples()}
     if st.session_state.get("bench_manage") not in labels:
         st.session_state.pop("bench_manage", None)
     pick = st.selectbox("Run", list(labels), format_func=labels.get, key="bench_manage")
