@@ -332,12 +332,20 @@ def _m005_typed_item_keys(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE key_map")
 
 
+def _m006_judge_probabilities(con: duckdb.DuckDBPyConnection) -> None:
+    """Probability-weighted verdicts beside the sampled ones: the expected rating over the
+    judge's distribution on the allowed ratings, and P(A), P(B), P(tie) for a pair order."""
+    for column in ("expected_score", "p_a", "p_b", "p_tie"):
+        con.execute(f"ALTER TABLE judgments ADD COLUMN {column} DOUBLE")
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m001_initial,
     _m002_refinement,
     _m003_benchmarks,
     _m004_model_memory,
     _m005_typed_item_keys,
+    _m006_judge_probabilities,
 ]
 
 

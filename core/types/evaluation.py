@@ -143,6 +143,12 @@ class Judgment:
     verdict: str | None = None  # A | B | tie, for pairs
     order_ab: str | None = None  # "AB": first subject shown as A; "BA": swapped
     error: str | None = None
+    # From the judge's token probabilities, where the backend exposes them: the expected
+    # rating over the allowed ratings (G-Eval), and for pairs P(A), P(B), P(tie).
+    expected_score: float | None = None
+    p_a: float | None = None
+    p_b: float | None = None
+    p_tie: float | None = None
 
 
 class ItemKind(StrEnum):
