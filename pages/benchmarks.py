@@ -6,7 +6,14 @@ from pathlib import Path
 import streamlit as st
 
 from core.app import runs
-from core.app.options import CATEGORIES, DEFAULT_ROUNDS, MAX_ROUNDS, default_judge
+from core.app.options import (
+    CATEGORIES,
+    DEFAULT_ROUNDS,
+    MAX_ROUNDS,
+    base_model_note,
+    default_judge,
+    judge_choice_reason,
+)
 from core.errors import PerficsError
 from core.types import RunSpec
 from pages.components import resources
@@ -58,10 +65,31 @@ with st.form("bench_new"):
         judge_options,
         key="bench_judge",
         index=judge_options.index(judge_default.name) if judge_default else 0,
-        help="Defaults to the largest local model.",
+        help="Defaults to the largest instruction-tuned model: base models make weak judges.",
     )
-    limit = c3.number_input("Questions (0 = all)", 0, 10_000, 0, key="bench_limit")
+    limit = c3.number_input(
+        "Questions (0 = all)",
+        0,
+        10_000,
+        0,
+        key="bench_limit",
+        help="K questions spread over the categories (seeded by the sample seed)",
+    )
     categories = st.multiselect("Categories (empty = all)", CATEGORIES, key="bench_categories")
+    c1, c2 = st.columns([3, 1])
+    stop_early = c1.checkbox(
+        "Stop early when the critique finds nothing to fix",
+        value=False,
+        key="bench_stop_early",
+        help="Off: the paper's fixed-round protocol, every answer gets all its critique-and-"
+        "rewrite rounds. On: an answer stops once its critique finds nothing to fix or the "
+        "rewrite stops changing, which is cheaper but not the paper's protocol.",
+    )
+    sample_seed = c2.number_input(
+        "Sample seed", 0, 2**31 - 1, 0, key="bench_sample_seed", help="Which questions are drawn."
+    )
+    if judge_default:
+        st.caption(f"Judge `auto`: {judge_choice_reason(judge_default, usable)}")
     settings = sampler_inputs(st.columns(3), "bench")
     start = st.form_submit_button("Start run", type="primary")
 
@@ -76,9 +104,13 @@ if start:
             limit=int(limit) or None,
             categories=tuple(categories),
             settings=settings,
+            stop_early=stop_early,
+            sample_seed=int(sample_seed),
         )
         if spec.judge and spec.judge.name in models:
             st.info(f"{spec.judge.name} judges its own answers; its scores may favour itself.")
+        if base_model_note(spec.judge):
+            st.warning(base_model_note(spec.judge))
         run_id = runs.start_run(spec)
         st.session_state["bench_manage"] = run_id
         st.success(f"Started run {run_id} in the background. It keeps going if you leave.")

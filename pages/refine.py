@@ -45,6 +45,12 @@ with st.form("refine_form"):
     c1, *rest = st.columns(4)
     rounds = c1.number_input("Rounds", 0, MAX_ROUNDS, DEFAULT_ROUNDS, key="refine_rounds")
     settings = sampler_inputs([rest[1], rest[0], rest[2]], "refine")
+    stop_early = st.checkbox(
+        "Stop early when the critique finds nothing to fix",
+        value=True,
+        key="refine_stop_early",
+        help="Off: every round critiques and rewrites, as in the paper's fixed-round protocol.",
+    )
     with st.expander("Critique and rewrite prompts (editing one saves it under a new id)"):
         edited = {
             kind: st.text_area(f"{kind} template ({t.id})", t.text, key=f"refine_tpl_{kind}")
@@ -66,7 +72,7 @@ def run_one(model_name: str, container, title: str | None) -> str | None:
         return None
     outcome = refine(
         backend,
-        RefineRequest(prompt, int(rounds), settings, templates),
+        RefineRequest(prompt, int(rounds), settings, templates, stop_early),
         on_step=lambda s: view.on_step(s.round, s.kind, s.text),
         on_token=view.on_token,
     )

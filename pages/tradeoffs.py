@@ -25,6 +25,7 @@ RANKING_COLUMNS = [
     "money_per_1000",
     "items",
     "performance_source",
+    "judge_verdict",
     "on_pareto",
 ]
 
@@ -54,14 +55,24 @@ wp = c1.slider("Performance weight", 0.0, 3.0, step=0.05, key="trade_wp")
 wr = c2.slider("Refinement weight", 0.0, 3.0, step=0.05, key="trade_wr")
 wc = c3.slider("Cost weight", 0.0, 3.0, step=0.05, key="trade_wc")
 basis = c4.radio("Cost basis", COST_BASES, key="trade_basis")
+accept = st.checkbox(
+    "Accept an unreliable judge",
+    key="trade_accept_judge",
+    help="Rank on a judge the reliability rule (docs/judging.md) calls unusable. Off: such a "
+    "judge's ratings are left out and quality comes from reference checks.",
+)
 
 try:
     hw = hardware()
     measured = resources.cached_measurements(run_id)
-    ranking = rank_models(measured, hw, Weights(wp, wr, wc, basis))
+    ranking = rank_models(measured, hw, Weights(wp, wr, wc, basis), accept)
 except PerficsError as exc:
     st.error(str(exc))
     st.stop()
+for judge_name, verdict in ranking.judges.items():
+    st.caption(f"Judge {judge_name}: **{verdict.label()}**")
+for note in ranking.quality.notes:
+    st.warning(note)
 ranked = ranking.ranked
 if ranked.empty and not ranking.table.empty:
     st.info(f"No {basis} measurements for these models yet; pick another cost basis.")
@@ -105,8 +116,8 @@ st.caption(
 left, right = st.columns(2)
 with left:
     st.subheader("Improvement by category")
-    st.plotly_chart(category_improvement(measured.per_category), key="trade_categories")
+    st.plotly_chart(category_improvement(ranking.quality.per_category), key="trade_categories")
 with right:
     st.subheader("Improvement by rounds")
     st.caption("Across all benchmark runs, by each run's rounds setting.")
-    st.plotly_chart(improvement_by_rounds(measured.by_rounds), key="trade_rounds")
+    st.plotly_chart(improvement_by_rounds(ranking.quality.by_rounds), key="trade_rounds")

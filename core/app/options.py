@@ -4,7 +4,7 @@ import only core.app, core.types and core.errors."""
 from core.engine.registry import as_row as model_row
 from core.engine.registry import default_model
 from core.evaluation.arena import MODES as ARENA_MODES
-from core.evaluation.judge import default_judge
+from core.evaluation.judge import base_model_note, default_judge, judge_choice_reason
 from core.evaluation.metrics import describe_refinement_outcome
 from core.evaluation.refine import DEFAULT_ROUNDS, MAX_ROUNDS
 from core.evaluation.suites import CATEGORIES
@@ -27,9 +27,11 @@ __all__ = [
     "PERFICS_PRESETS",
     "SAMPLER_DEFAULTS",
     "TEMPLATE_DEFAULTS",
+    "base_model_note",
     "change_ratio",
     "default_judge",
     "describe_refinement_outcome",
+    "judge_choice_reason",
     "default_model",
     "model_row",
     "template_from_text",

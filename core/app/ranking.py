@@ -9,8 +9,15 @@ import pandas as pd
 from core.app import context
 from core.ranking.cost import BreakEven, break_even_curve, request_cost
 from core.ranking.perfics import rank
-from core.ranking.tradeoffs import Measurements, measure, model_table, round_points
-from core.types import ApiPrice, HardwareProfile, Weights
+from core.ranking.tradeoffs import (
+    Measurements,
+    Quality,
+    measure,
+    model_table,
+    quality,
+    round_points,
+)
+from core.types import ApiPrice, HardwareProfile, JudgeReliability, Weights
 
 
 def measurements(run_id: str | None = None) -> Measurements:
@@ -23,11 +30,20 @@ class Ranking:
     table: pd.DataFrame  # one row per model: quality and every cost
     ranked: pd.DataFrame  # with PeRFICS, rank and Pareto membership, best first
     points: pd.DataFrame  # each model at baseline and at its last refined round
+    quality: Quality  # per model, category and rounds setting, with notes on what was left out
+    judges: dict[str, JudgeReliability]
 
 
-def rank_models(measured: Measurements, hw: HardwareProfile, weights: Weights) -> Ranking:
-    table = model_table(measured, hw)
-    return Ranking(table, rank(table, weights), round_points(table, measured, hw))
+def rank_models(
+    measured: Measurements, hw: HardwareProfile, weights: Weights, accept_unreliable: bool = False
+) -> Ranking:
+    """PeRFICS over quality from references first and trusted judges; raises UnreliableJudge
+    rather than rank on an unusable judge the user has not accepted."""
+    scored = quality(measured, accept_unreliable)
+    table = model_table(measured, hw, scored)
+    return Ranking(
+        table, rank(table, weights), round_points(table, measured, hw), scored, measured.judges
+    )
 
 
 def break_even(
@@ -52,4 +68,5 @@ def break_even(
 
 def cost_table(hw: HardwareProfile, run_id: str | None = None) -> pd.DataFrame:
     """One row per measured model with quality and every cost, unranked (the Costs page)."""
-    return model_table(measurements(run_id), hw)
+    measured = measurements(run_id)
+    return model_table(measured, hw, quality(measured, strict=False))

@@ -8,6 +8,7 @@ import pandas as pd
 
 from core.app import context
 from core.evaluation import arena
+from core.evaluation.reliability import judge_reliability
 from core.evaluation.results import RunResults, item_table, run_results
 from core.types import ArenaPair, Question
 
@@ -15,7 +16,9 @@ __all__ = ["ArenaState", "RunResults", "arena_state", "cast_vote", "results", "r
 
 
 def results(run_id: str) -> RunResults:
-    return run_results(context.store(), run_id)
+    """A run's results with its judge's reliability verdict."""
+    store = context.store()
+    return run_results(store, run_id, judge_reliability(store, run_id))
 
 
 @dataclass(frozen=True)

@@ -44,15 +44,22 @@ class SuiteImport:
     name: str
     questions: int
     skipped: list[RowError]
+    reference_answers: int = 0  # questions whose reference is an answer for the judge
 
 
 def import_suite(
-    path: Path, name: str | None = None, skip_invalid: bool = False, replace: bool = False
+    path: Path,
+    name: str | None = None,
+    skip_invalid: bool = False,
+    replace: bool = False,
+    references: Path | None = None,
 ) -> SuiteImport:
-    questions, skipped = load_file(path, skip_invalid=skip_invalid)
+    """`references`: FastChat reference answers (reference_answer/gpt-4.jsonl) to attach."""
+    questions, skipped = load_file(path, skip_invalid=skip_invalid, references=references)
     name = (name or "").strip() or path.stem
     context.store().suites.save(name, path.name, questions, replace=replace)
-    return SuiteImport(name, len(questions), skipped)
+    answers = sum(q.reference_kind == "answer" for q in questions)
+    return SuiteImport(name, len(questions), skipped, answers)
 
 
 def suites() -> pd.DataFrame:
@@ -138,6 +145,12 @@ def overview() -> pd.DataFrame:
     runs["eta_s"] = (runs.total - runs.items_done) * runs.seconds_per_item
     runs["progress"] = runs.items_done / runs.total.clip(lower=1)
     return runs[OVERVIEW_COLUMNS]
+
+
+def latest_benchmark() -> str | None:
+    """The newest benchmark run's id, or None on a store without one."""
+    runs = overview()
+    return None if runs.empty else str(runs.id.iloc[0])
 
 
 def _ours(pid: int | None) -> bool:

@@ -3,7 +3,7 @@ backend for tests, and later remote endpoints)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from core.types import Generation, ModelInfo, SamplerSettings
@@ -22,3 +22,10 @@ class Backend(Protocol):
     def complete(
         self, prompt: str, settings: SamplerSettings, on_token: OnToken = None
     ) -> Generation: ...
+
+    def choice_probabilities(
+        self, messages: list[dict[str, str]], prefix: str, choices: Sequence[str]
+    ) -> dict[str, float] | None:
+        """P(the assistant replies exactly `prefix + choice`) for each choice, renormalised over
+        the choices; None when the backend exposes no token probabilities."""
+        ...

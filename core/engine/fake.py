@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.engine.backend import OnToken
@@ -47,7 +47,9 @@ class FakeBackend:
         fail_on_call: int | None = None,
         responder: Callable[[str], str] | None = None,
         delay_s: float = 0.0,
+        probabilities: bool = True,
     ):
+        self.probabilities = probabilities
         self.delay_s = delay_s
         self.info = info
         self.version = "fake"
@@ -56,6 +58,7 @@ class FakeBackend:
         self.responder = responder
         self.prompts: list[str] = []
         self._cached_tokens: list[str] = []
+        self._last_text = ""
 
     def chat(
         self, messages: list[dict[str, str]], settings: SamplerSettings, on_token: OnToken = None
@@ -68,6 +71,27 @@ class FakeBackend:
     ) -> Generation:
         check_prompt(prompt)
         return self._run(prompt, prompt, settings, on_token, "completion")
+
+    def choice_probabilities(
+        self, messages: list[dict[str, str]], prefix: str, choices: Sequence[str]
+    ) -> dict[str, float] | None:
+        """Like a real model's, the distribution peaks on what it just answered to the same
+        conversation (70 %, the rest spread evenly); for any other conversation it is a
+        seeded function of the conversation."""
+        if not self.probabilities:
+            return None
+        prompt = fallback_chat_prompt(messages)
+        if self.prompts and self.prompts[-1] == prompt and self._last_text.startswith(prefix):
+            answered = self._last_text.removeprefix(prefix)
+            if answered in choices and len(choices) > 1:
+                rest = 0.3 / (len(choices) - 1)
+                return {c: 0.7 if c == answered else rest for c in choices}
+        weights = {
+            c: 1 + int(hashlib.sha256(f"{prompt}|{prefix}{c}".encode()).hexdigest()[:4], 16)
+            for c in choices
+        }
+        total = sum(weights.values())
+        return {c: w / total for c, w in weights.items()}
 
     def _run(self, prompt, recorded_prompt, settings, on_token, prompt_format) -> Generation:
         self.prompts.append(prompt)
@@ -89,6 +113,7 @@ class FakeBackend:
         text, finish = self._truncate(full, settings, min(settings.max_tokens, room))
         # Like a KV cache, remember the prompt and the answer that followed it.
         self._cached_tokens = tokens + _words(text)
+        self._last_text = text
         for word in text.split(" "):
             if on_token:
                 on_token(word + " ")

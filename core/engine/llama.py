@@ -10,10 +10,13 @@ from __future__ import annotations
 import resource
 import threading
 import time
+from collections.abc import Sequence
 
+import numpy as np
 import psutil
 
 from core.engine.backend import OnToken
+from core.engine.choices import choice_probabilities, log_softmax
 from core.engine.prompts import FALLBACK_STOP, check_messages, check_prompt, fallback_chat_prompt
 from core.engine.registry import read_metadata
 from core.errors import GenerationFailed, InvalidRequest, PromptTooLong, UnusableModel
@@ -65,6 +68,7 @@ class LlamaBackend:
         self.memory_mb = self._measure_footprint()
         self._formatter = self._chat_formatter()
         self._grammars: dict[str, object] = {}
+        self._eog: np.ndarray | None = None
         self._instrument()
 
     def _measure_footprint(self) -> float:
@@ -142,18 +146,71 @@ class LlamaBackend:
     def chat(
         self, messages: list[dict[str, str]], settings: SamplerSettings, on_token: OnToken = None
     ) -> Generation:
+        tokens, stop = self._chat_tokens(messages)
+        stop = tuple(settings.stop) + stop
+        return self._generate(tokens, messages, settings, stop, on_token, self.prompt_format)
+
+    def _chat_tokens(self, messages: list[dict[str, str]]) -> tuple[list[int], tuple[str, ...]]:
+        """The prompt tokens of a conversation, ready for the assistant's turn, and the stop
+        strings its format needs."""
         check_messages(messages)
         if self._formatter is None:
-            text = fallback_chat_prompt(messages)
-            tokens = self.tokenize(text)
-            stop = tuple(settings.stop) + FALLBACK_STOP
-        else:
-            formatted = self._formatter(messages=messages)
-            tokens = self.llm.tokenize(
-                formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
+            return self.tokenize(fallback_chat_prompt(messages)), FALLBACK_STOP
+        formatted = self._formatter(messages=messages)
+        tokens = self.llm.tokenize(
+            formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
+        )
+        return tokens, tuple(formatted.stop or ())
+
+    def choice_probabilities(
+        self, messages: list[dict[str, str]], prefix: str, choices: Sequence[str]
+    ) -> dict[str, float]:
+        """P(each choice) as the assistant's whole reply `prefix + choice`, under the
+        grammar-constrained sampler (see core/engine/choices.py)."""
+        context, _ = self._chat_tokens(messages)
+        paths = {
+            c: self.llm.tokenize((prefix + c).encode("utf-8"), add_bos=False, special=False)
+            for c in choices
+        }
+        if len(context) + max(len(p) for p in paths.values()) >= self.n_ctx:
+            raise PromptTooLong(len(context), self.n_ctx)
+        with self.lock:
+            try:
+                return choice_probabilities(
+                    context, paths, self._next_log_probs, self._end_tokens()
+                )
+            except (RuntimeError, ValueError) as exc:
+                raise GenerationFailed(f"{self.info.name} failed while scoring: {exc}") from exc
+
+    def _next_log_probs(self, tokens: Sequence[int]) -> np.ndarray:
+        """Next-token log-probabilities after `tokens`, evaluating only what the KV cache does
+        not already hold. Call with the lock held."""
+        import llama_cpp
+
+        cached = self.llm.n_tokens
+        reuse = 0
+        for a, b in zip(self.llm.input_ids[:cached], tokens, strict=False):
+            if a != b:
+                break
+            reuse += 1
+        reuse = min(reuse, len(tokens) - 1)  # the last token is evaluated for its logits
+        self.llm.n_tokens = reuse
+        self.llm.eval(list(tokens[reuse:]))
+        n_vocab = self.llm.n_vocab()
+        logits = np.ctypeslib.as_array(
+            llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1), shape=(n_vocab,)
+        )
+        return log_softmax(logits)
+
+    def _end_tokens(self) -> np.ndarray:
+        if self._eog is None:
+            import llama_cpp
+
+            vocab = self.llm._model.vocab
+            self._eog = np.array(
+                [t for t in range(self.llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t)]
             )
-            stop = tuple(settings.stop) + tuple(formatted.stop or ())
-        return self._generate(tokens, messages, settings, stop, on_token, self.prompt_format)
+        return self._eog
 
     def complete(
         self, prompt: str, settings: SamplerSettings, on_token: OnToken = None

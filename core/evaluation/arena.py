@@ -133,11 +133,11 @@ class Agreement:
     cohen_kappa: float | None = None
 
 
-def judge_agreement(candidates: pd.DataFrame, vote_rows: pd.DataFrame) -> Agreement:
-    """Raw agreement and Cohen's kappa between human votes and the judge's combined verdict,
-    over pairs that have both (the latest vote per pair counts)."""
+def human_and_judge(candidates: pd.DataFrame, vote_rows: pd.DataFrame) -> tuple[list, list]:
+    """Paired outcomes (human, judge) over pairs that have both a vote with a winner or tie
+    and the judge's combined verdict; the latest vote per pair counts."""
     if candidates.empty or vote_rows.empty:
-        return Agreement(0)
+        return [], []
     latest = vote_rows.groupby("item_no").tail(1).set_index("item_no")
     human, judge = [], []
     for c in candidates.itertuples():
@@ -146,12 +146,32 @@ def judge_agreement(candidates: pd.DataFrame, vote_rows: pd.DataFrame) -> Agreem
             if h is not None and not pd.isna(c.judge_outcome):
                 human.append(h)
                 judge.append(c.judge_outcome)
+    return human, judge
+
+
+def agreement(human: list, judge: list) -> Agreement:
+    """Raw agreement and Cohen's kappa between paired human and judge outcomes."""
     if not human:
         return Agreement(0)
     from sklearn.metrics import cohen_kappa_score
 
-    agreement = sum(h == j for h, j in zip(human, judge, strict=True)) / len(human)
+    share = sum(h == j for h, j in zip(human, judge, strict=True)) / len(human)
     kappa = None
     if len(set(human) | set(judge)) > 1:
         kappa = float(cohen_kappa_score(human, judge, labels=[FIRST, SECOND, TIE]))
-    return Agreement(len(human), agreement, kappa)
+    return Agreement(len(human), share, kappa)
+
+
+def judge_agreement(candidates: pd.DataFrame, vote_rows: pd.DataFrame) -> Agreement:
+    """Human votes against the judge's combined verdict on the same pairs."""
+    return agreement(*human_and_judge(candidates, vote_rows))
+
+
+def run_human_and_judge(store: Store, run_id: str) -> tuple[list, list]:
+    """Paired human and judge outcomes over both arena modes of a run."""
+    human, judge = [], []
+    for mode in MODES:
+        h, j = human_and_judge(candidate_pairs(store, run_id, mode), votes(store, run_id, mode))
+        human += h
+        judge += j
+    return human, judge

@@ -18,7 +18,8 @@ from core.errors import GenerationFailed, InvalidRequest
 from core.evaluation.judge import grade, judge_pair
 from core.evaluation.lifecycle import RunLifecycle
 from core.evaluation.refine import check_rounds, refine
-from core.evaluation.suites import check_reference, ensure_builtin_suite
+from core.evaluation.sampling import balanced_sample
+from core.evaluation.suites import check_reference, ensure_builtin_suite, reference_answer
 from core.evaluation.templates import DEFAULTS
 from core.store import Store
 from core.types import (
@@ -53,7 +54,7 @@ def select_questions(store: Store, spec: RunSpec) -> list[Question]:
     if spec.limit is not None:
         if spec.limit < 1:
             raise InvalidRequest("--limit must be at least 1")
-        questions = questions[: spec.limit]
+        questions = balanced_sample(questions, spec.limit, spec.sample_seed)
     return questions
 
 
@@ -89,6 +90,8 @@ def create_run(store: Store, spec: RunSpec, llama_cpp_version: str) -> str:
         settings=spec.settings,
         templates=dict(spec.templates or DEFAULTS),
         llama_cpp_version=llama_cpp_version,
+        stop_early=spec.stop_early,
+        sample_seed=spec.sample_seed,
     )
     units = plan_units(config, {q.id: q.category for q in questions})
     return RunLifecycle.create(store, RunKind.BENCHMARK, config, units).id
@@ -142,6 +145,7 @@ class _Executor:
                 self.config.settings,
                 persist,
                 templates=self.config.templates,
+                stop_early=self.config.stop_early,
             )
         except (GenerationFailed, InvalidRequest) as exc:
             outcome = ItemOutcome("failed", time.perf_counter() - started, str(exc), sha)
@@ -149,11 +153,17 @@ class _Executor:
             return
         judgments: list[Judgment] = []
         if self.judge is not None:
-            judgments.append(grade(self.judge, question.text, result.baseline, "baseline"))
-            judgments.append(grade(self.judge, question.text, result.final, "refined"))
+            guide = reference_answer(question)
+            judgments.append(grade(self.judge, question.text, result.baseline, "baseline", guide))
+            judgments.append(grade(self.judge, question.text, result.final, "refined", guide))
             if result.final != result.baseline:
                 judgments += judge_pair(
-                    self.judge, question.text, result.baseline, result.final, "baseline|refined"
+                    self.judge,
+                    question.text,
+                    result.baseline,
+                    result.final,
+                    "baseline|refined",
+                    guide,
                 )
         outcome = ItemOutcome(
             status="done",
@@ -176,7 +186,9 @@ class _Executor:
             self.store.items.finish(self.run.id, unit.no, outcome)
             return
         started = time.perf_counter()
-        judgments = judge_pair(self.judge, question.text, finals[a], finals[b], f"{a}|{b}")
+        judgments = judge_pair(
+            self.judge, question.text, finals[a], finals[b], f"{a}|{b}", reference_answer(question)
+        )
         outcome = ItemOutcome("done", time.perf_counter() - started)
         self.store.items.finish(self.run.id, unit.no, outcome, self.config.judge, judgments)
 

@@ -19,7 +19,7 @@ scale of 1 to 10 for helpfulness, correctness, relevance, depth and clarity.
 {question}
 
 [Answer]
-{answer}
+{answer}{reference}
 
 Reply exactly in the form "Rating: N"."""
 
@@ -33,46 +33,101 @@ for helpfulness, correctness, relevance, depth and clarity. Ignore their order a
 {a}
 
 [Answer B]
-{b}
+{b}{reference}
 
 Reply exactly "Verdict: A" if A is better, "Verdict: B" if B is better, or "Verdict: tie"."""
+
+RATINGS = tuple(str(n) for n in range(1, 11))
+VERDICTS = ("A", "B", "tie")
+# MT-bench's reference-guided grading: a reference answer (kind "answer", e.g. FastChat's GPT-4
+# answers) is shown to the judge; it cannot be checked mechanically.
+REFERENCE_BLOCK = "\n\n[Reference answer, assumed correct]\n{reference}"
 
 
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_ANSWER_CHARS else text[:MAX_ANSWER_CHARS] + " […]"
 
 
-def _ask(judge: Backend, prompt: str, grammar: str) -> str:
+def _reference(reference: str | None) -> str:
+    return REFERENCE_BLOCK.format(reference=_clip(reference)) if reference else ""
+
+
+def _ask(judge: Backend, messages: list[dict[str, str]], grammar: str) -> str:
     settings = SamplerSettings(grammar=grammar, **JUDGE_SETTINGS)
-    return judge.chat([{"role": "user", "content": prompt}], settings).text.strip()
+    return judge.chat(messages, settings).text.strip()
 
 
-def grade(judge: Backend, question: str, answer: str, subject: str) -> Judgment:
+def _probabilities(
+    judge: Backend, messages: list[dict[str, str]], prefix: str, choices: tuple[str, ...]
+) -> dict[str, float] | None:
+    """The judge's distribution over the allowed verdicts, or None where the backend has no
+    token probabilities or scoring fails: the sampled verdict stands on its own then."""
+    scorer = getattr(judge, "choice_probabilities", None)
+    if scorer is None:
+        return None
     try:
-        text = _ask(
-            judge, SINGLE_TEMPLATE.format(question=question, answer=_clip(answer)), SINGLE_GRAMMAR
-        )
-        return Judgment("single", subject, "ok", score=float(text.removeprefix("Rating: ")))
+        return scorer(messages, prefix, choices)
+    except PerficsError:
+        return None
+
+
+def expected_rating(probabilities: dict[str, float] | None) -> float | None:
+    """G-Eval's score: the mean rating under the judge's distribution over 1..10."""
+    if not probabilities:
+        return None
+    return sum(int(rating) * p for rating, p in probabilities.items())
+
+
+def grade(
+    judge: Backend, question: str, answer: str, subject: str, reference: str | None = None
+) -> Judgment:
+    prompt = SINGLE_TEMPLATE.format(
+        question=question, answer=_clip(answer), reference=_reference(reference)
+    )
+    messages = [{"role": "user", "content": prompt}]
+    try:
+        text = _ask(judge, messages, SINGLE_GRAMMAR)
+        score = float(text.removeprefix("Rating: "))
     except (PerficsError, ValueError) as exc:
         return Judgment("single", subject, "failed", error=f"{type(exc).__name__}: {exc}")
+    expected = expected_rating(_probabilities(judge, messages, "Rating: ", RATINGS))
+    return Judgment("single", subject, "ok", score=score, expected_score=expected)
 
 
 def compare(
-    judge: Backend, question: str, first: str, second: str, subject: str, order_ab: str
+    judge: Backend,
+    question: str,
+    first: str,
+    second: str,
+    subject: str,
+    order_ab: str,
+    reference: str | None = None,
 ) -> Judgment:
     a, b = (first, second) if order_ab == "AB" else (second, first)
+    prompt = PAIR_TEMPLATE.format(
+        question=question, a=_clip(a), b=_clip(b), reference=_reference(reference)
+    )
+    messages = [{"role": "user", "content": prompt}]
     try:
-        text = _ask(
-            judge, PAIR_TEMPLATE.format(question=question, a=_clip(a), b=_clip(b)), PAIR_GRAMMAR
-        )
+        text = _ask(judge, messages, PAIR_GRAMMAR)
         verdict = text.removeprefix("Verdict: ")
-        if verdict not in ("A", "B", "tie"):
+        if verdict not in VERDICTS:
             raise ValueError(f"unexpected verdict {text!r}")
-        return Judgment("pair", subject, "ok", verdict=verdict, order_ab=order_ab)
     except (PerficsError, ValueError) as exc:
         return Judgment(
             "pair", subject, "failed", order_ab=order_ab, error=f"{type(exc).__name__}: {exc}"
         )
+    p = _probabilities(judge, messages, "Verdict: ", VERDICTS) or {}
+    return Judgment(
+        "pair",
+        subject,
+        "ok",
+        verdict=verdict,
+        order_ab=order_ab,
+        p_a=p.get("A"),
+        p_b=p.get("B"),
+        p_tie=p.get("tie"),
+    )
 
 
 def winner_in_order(verdict: str, order_ab: str) -> str:
@@ -94,12 +149,43 @@ def combine_orders(ab: Judgment, ba: Judgment) -> tuple[str | None, bool | None]
 
 
 def judge_pair(
-    judge: Backend, question: str, first: str, second: str, subject: str
+    judge: Backend,
+    question: str,
+    first: str,
+    second: str,
+    subject: str,
+    reference: str | None = None,
 ) -> list[Judgment]:
-    return [compare(judge, question, first, second, subject, order) for order in ("AB", "BA")]
+    return [
+        compare(judge, question, first, second, subject, order, reference) for order in ("AB", "BA")
+    ]
 
 
 def default_judge(models: list[ModelInfo]) -> ModelInfo | None:
-    """The largest usable local model: the best judge we can run offline."""
+    """The best judge we can run offline: an instruction-tuned model (one with a chat
+    template) before a base model, which only continues text and tends to rate everything
+    alike; the largest file among those."""
     usable = [m for m in models if m.usable]
-    return max(usable, key=lambda m: m.file_size) if usable else None
+    if not usable:
+        return None
+    return max(usable, key=lambda m: (m.has_chat_template, m.file_size))
+
+
+def judge_choice_reason(judge: ModelInfo, models: list[ModelInfo]) -> str:
+    """Why `auto` picked this judge, in words the user sees beside the choice."""
+    usable = [m for m in models if m.usable]
+    if not judge.has_chat_template:
+        return (
+            f"{judge.name} is a base model (no chat template) and no instruction-tuned model "
+            "is available; base models make weak judges."
+        )
+    bigger = [m.name for m in usable if not m.has_chat_template and m.file_size > judge.file_size]
+    passed = f"; passed over base model(s) {', '.join(bigger)}" if bigger else ""
+    return f"{judge.name}: the largest instruction-tuned model (it has a chat template){passed}."
+
+
+def base_model_note(judge: ModelInfo | None) -> str | None:
+    """A warning for a judge that is a base model, or None."""
+    if judge is not None and not judge.has_chat_template:
+        return f"{judge.name} is a base model (no chat template): a weak judge."
+    return None

@@ -69,10 +69,13 @@ def refine(
     on_step: OnStep = None,
     on_token: OnToken = None,
     templates: dict[str, PromptTemplate] | None = None,
+    stop_early: bool = True,
 ) -> RefineResult:
     """Baseline, then (critique -> verdict -> refined) x rounds, stopping early when the
-    verdict finds nothing to fix or a rewrite changes nothing. Pure: persistence happens in
-    on_step (see run_refinement and the benchmark runner)."""
+    verdict finds nothing to fix or a rewrite changes nothing. With stop_early=False it is the
+    paper's fixed protocol: (critique -> refined) x rounds, no verdict step, and only a full
+    context ends it early. Pure: persistence happens in on_step (see run_refinement and the
+    benchmark runner)."""
     settings, templates = prepare(prompt, rounds, settings, templates)
     verdict_settings = replace(
         settings, temperature=0.0, max_tokens=2, stop=(), grammar=VERDICT_GRAMMAR
@@ -114,13 +117,14 @@ def refine(
         for round_no in range(1, rounds + 1):
             ask("critique")
             step(round_no, "critique", settings)
-            ask("verdict")
-            if step(round_no, "verdict", verdict_settings).text == "no":
-                stop_reason = StopReason.NO_ISSUES_FOUND
-                break
+            if stop_early:
+                ask("verdict")
+                if step(round_no, "verdict", verdict_settings).text == "no":
+                    stop_reason = StopReason.NO_ISSUES_FOUND
+                    break
             ask("refine")
             refined = step(round_no, "refined", settings)
-            if _same(refined.text, answer.text):
+            if stop_early and _same(refined.text, answer.text):
                 stop_reason = StopReason.UNCHANGED_ANSWER
                 break
             answer = refined
@@ -143,7 +147,13 @@ def run_refinement(
     settings, templates = prepare(prompt, rounds, request.settings, request.templates)
     store.models.upsert(backend.info)
     config = RefineConfig(
-        prompt, rounds, ModelRef.of(backend.info), settings, templates, backend.version
+        prompt,
+        rounds,
+        ModelRef.of(backend.info),
+        settings,
+        templates,
+        backend.version,
+        stop_early=request.stop_early,
     )
     run = RunLifecycle.create(store, RunKind.REFINE, config, total_units=1)
     stored = 0
@@ -157,7 +167,9 @@ def run_refinement(
 
     try:
         with run.working():
-            result = refine(backend, prompt, rounds, settings, persist, on_token, templates)
+            result = refine(
+                backend, prompt, rounds, settings, persist, on_token, templates, request.stop_early
+            )
             run.complete(result.stop_reason)
     except PerficsError as exc:
         return RefineOutcome(run.id, None, exc)

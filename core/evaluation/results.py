@@ -19,7 +19,7 @@ from core.evaluation.metrics import (
 )
 from core.evaluation.stats import mean_ci
 from core.store import Store
-from core.types import ItemKind, Judgment, ModelRef, RunProgress, RunRecord
+from core.types import ItemKind, JudgeReliability, Judgment, ModelRef, RunProgress, RunRecord
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class RunResults:
     judge_stats: JudgeStats | None
     summary: pd.DataFrame  # per model and category, plus an "all" row per model
     model_vs_model: pd.DataFrame  # question_id, category, a, b, outcome, consistent
+    reliability: JudgeReliability | None = None  # the run's judge, by docs/judging.md
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,9 +49,15 @@ class RunResults:
             "progress": {"done": self.progress.done, "total": self.progress.total},
             "judge": None if self.judge is None else vars(self.judge),
             "judge_stats": None if self.judge_stats is None else vars(self.judge_stats),
+            "judge_reliability": None if self.reliability is None else self.reliability.to_json(),
             "results": self.summary.to_dict(orient="records"),
             "model_vs_model": self.model_vs_model.to_dict(orient="records"),
         }
+
+
+def _distinct(values: pd.Series, decimals: int = 2) -> int:
+    """How many different scores a judge gave, telling apart what differs at 0.01."""
+    return int(values.dropna().round(decimals).nunique())
 
 
 def pair_outcome(row: Any, unchanged: bool = False) -> tuple[str | None, bool | None]:
@@ -86,20 +93,29 @@ def _summary(group: pd.DataFrame) -> dict[str, Any]:
     base = mean_ci(done.baseline_score.dropna().tolist())
     refined = mean_ci(done.refined_score.dropna().tolist())
     wins = mean_ci(done.refined_win.dropna().tolist())
-    checked = done[done.baseline_correct.notna()]
+    # Probability-weighted: P(refined wins) averaged over both orders, changed answers only.
+    win_prob = mean_ci(done.p_second.dropna().tolist())
+    checked = done[done.final_correct.notna()]
+    ratings = pd.concat([done.baseline_score, done.refined_score])
+    expected = pd.concat([done.baseline_expected, done.refined_expected])
     return {
         "items": len(group),
         "failed_items": int((group.status == "failed").sum()),
+        "reference_items": len(checked),
+        **mean_ci(checked.baseline_correct.astype(float).tolist()).as_dict("baseline_accuracy"),
+        **mean_ci(checked.final_correct.astype(float).tolist()).as_dict("final_accuracy"),
         **base.as_dict("baseline_score"),
         **refined.as_dict("refined_score"),
         "improvement_pct": improvement_pct(base.value, refined.value),
+        **mean_ci(done.baseline_expected.dropna().tolist()).as_dict("baseline_expected"),
+        **mean_ci(done.refined_expected.dropna().tolist()).as_dict("refined_expected"),
+        "distinct_ratings": _distinct(ratings),
+        "distinct_expected": _distinct(expected),
         **wins.as_dict("refined_win_rate"),
+        **win_prob.as_dict("refined_win_prob"),
         "refined_wins": int((done.refined_outcome == SECOND).sum()),
         "ties": int((done.refined_outcome == TIE).sum()),
         "baseline_wins": int((done.refined_outcome == FIRST).sum()),
-        "reference_items": len(checked),
-        "baseline_accuracy": float(checked.baseline_correct.mean()) if len(checked) else None,
-        "final_accuracy": float(checked.final_correct.mean()) if len(checked) else None,
         "mean_rounds": float(done.rounds_done.mean()) if len(done) else None,
         "seconds_per_item": float(done.seconds.mean()) if len(done) else None,
     }
@@ -152,15 +168,21 @@ def model_pairs(store: Store, run_id: str) -> pd.DataFrame:
     )[columns]
 
 
-def run_results(store: Store, run_id: str) -> RunResults:
+def run_results(
+    store: Store, run_id: str, reliability: dict[str, JudgeReliability] | None = None
+) -> RunResults:
+    """A run's results; with `reliability` (by judge name, see reliability.py), the run's
+    judge's verdict travels with them."""
     run = store.runs.get(run_id)
+    judge = getattr(run.config, "judge", None)
     items = item_table(store, run_id)
     pairs = model_pairs(store, run_id)
     return RunResults(
         run=run,
         progress=RunProgress(run.done_units, run.total_units or 0),
-        judge=getattr(run.config, "judge", None),
+        judge=judge,
         judge_stats=judge_stats(store, run_id, items, pairs) if not items.empty else None,
         summary=summarise(items) if not items.empty else pd.DataFrame(),
         model_vs_model=pairs,
+        reliability=(reliability or {}).get(judge.name) if judge else None,
     )

@@ -1,19 +1,24 @@
 """Question suites: the built-in one and importers for FastChat, MT-bench and our CSV/JSONL.
 
 Every invalid row is reported with its line number and reason; none is dropped silently.
+A question's reference is either checked mechanically (numeric, magnitude, contains, tests)
+or, as an `answer`, only shown to the judge.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
 import re
+import textwrap
 from importlib import resources
 from pathlib import Path
 
 from core.errors import PerficsError
+from core.evaluation.code_check import extract_code, run_tests
 from core.store import Store
 from core.types import Question, RowError
 
@@ -29,7 +34,10 @@ CATEGORIES = (
     "math",
     "writing",
 )
-REFERENCE_KINDS = ("numeric", "magnitude", "contains")
+CHECKABLE_KINDS = ("numeric", "magnitude", "contains", "tests")
+# `tests`: Python test code the answer's code must pass. `answer`: a reference answer (such
+# as FastChat's GPT-4 ones) that no rule can compare with, so only the judge reads it.
+REFERENCE_KINDS = (*CHECKABLE_KINDS, "answer")
 
 
 class SuiteImportError(PerficsError):
@@ -71,10 +79,15 @@ def _question_from_record(rec: dict, line: int) -> Question:
     reference = rec.get("reference")
     if isinstance(reference, list):  # MT-bench keeps one reference per turn
         reference = reference[0] if reference else None
-    reference = str(reference).strip() if reference not in (None, "") else None
     kind = rec.get("reference_kind") or None
+    if kind == "tests" and isinstance(reference, str):
+        reference = textwrap.dedent(reference)  # strip() alone would break indented code
+    reference = str(reference).strip() if reference not in (None, "") else None
     if reference and not kind:
-        kind = "numeric" if _number(reference) is not None else "contains"
+        # MT-bench's own references are grading hints ("You are in second place."), not
+        # strings an answer contains: the judge reads them. Ours default to "contains".
+        fallback = "answer" if "turns" in rec else "contains"
+        kind = "numeric" if _number(reference) is not None else fallback
     if kind and kind not in REFERENCE_KINDS:
         raise ValueError(f"reference_kind must be one of {', '.join(REFERENCE_KINDS)}")
     if kind and not reference:
@@ -144,13 +157,100 @@ def parse_file(path: Path) -> tuple[list[Question], list[RowError]]:
     return parse_jsonl(text)
 
 
-def load_file(path: Path, skip_invalid: bool = False) -> tuple[list[Question], list[RowError]]:
+def load_file(
+    path: Path, skip_invalid: bool = False, references: Path | None = None
+) -> tuple[list[Question], list[RowError]]:
+    """The questions of `path`, with the reference answers of `references` (FastChat's
+    `reference_answer/gpt-4.jsonl` layout) attached. Errors in either file refuse the whole
+    import unless `skip_invalid`; a reference file's errors are then listed with its name."""
     questions, errors = parse_file(path)
+    if references is not None:
+        try:
+            text = references.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PerficsError(f"Cannot read {references}: {exc}") from exc
+        found, ref_errors = _read_references(text)
+        answers = {qid: answer for qid, (_, answer) in found.items()}
+        lines = {qid: line for qid, (line, _) in found.items()}
+        questions, unmatched = attach_references(questions, answers, lines)
+        ref_errors = sorted(ref_errors + unmatched, key=lambda e: e.line)
+        errors = errors + [
+            RowError(e.line, f"in {references.name}: {e.reason}") for e in ref_errors
+        ]
     if errors and not skip_invalid:
         raise SuiteImportError(str(path), errors, len(questions))
     if not questions:
         raise PerficsError(f"{path} holds no valid questions.")
     return questions, errors
+
+
+def parse_references(text: str) -> tuple[dict[str, str], list[RowError]]:
+    """FastChat reference answers, one JSON object a line: question id -> first-turn answer
+    (the first choice's first turn, since a suite question is the first turn)."""
+    found, errors = _read_references(text)
+    return {qid: answer for qid, (_, answer) in found.items()}, errors
+
+
+def _read_references(text: str) -> tuple[dict[str, tuple[int, str]], list[RowError]]:
+    """Question id -> (line, answer), so an unmatched id can be reported by its line."""
+    found: dict[str, tuple[int, str]] = {}
+    errors = []
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            qid, answer = _reference_from_record(json.loads(raw))
+        except json.JSONDecodeError as exc:
+            errors.append(RowError(line_no, f"not valid JSON ({exc.msg})"))
+            continue
+        except ValueError as exc:
+            errors.append(RowError(line_no, str(exc)))
+            continue
+        if qid in found:
+            first = found[qid][0]
+            errors.append(
+                RowError(line_no, f"duplicate question_id {qid!r} (first on line {first})")
+            )
+        else:
+            found[qid] = (line_no, answer)
+    return found, errors
+
+
+def _reference_from_record(rec) -> tuple[str, str]:
+    if not isinstance(rec, dict):
+        raise ValueError("row is not a JSON object")
+    qid = rec.get("question_id")
+    if qid in (None, "") or isinstance(qid, (bool, dict, list)):
+        raise ValueError("'question_id' is missing")
+    choices = rec.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise ValueError("'choices' must be a non-empty list of objects")
+    turns = choices[0].get("turns")
+    if not isinstance(turns, list) or not turns:
+        raise ValueError("'choices[0].turns' must be a non-empty list of strings")
+    return str(qid).strip(), _text(turns[0], "choices[0].turns[0]")
+
+
+def attach_references(
+    questions: list[Question], references: dict[str, str], lines: dict[str, int] | None = None
+) -> tuple[list[Question], list[RowError]]:
+    """Each question gains its reference answer (kind `answer`) unless it has a checkable
+    reference already; a reference answer replaces a mere grading hint. A reference whose id
+    matches no question is an error, reported on its line in `lines` when given, else on its
+    position in `references` (counting from 1)."""
+    known = {q.id for q in questions}
+    errors = [
+        RowError((lines or {}).get(qid, position), f"reference for unknown question_id {qid!r}")
+        for position, qid in enumerate(references, start=1)
+        if qid not in known
+    ]
+    attached = [
+        dataclasses.replace(q, reference=references[q.id], reference_kind="answer", tolerance=None)
+        if q.id in references and not checkable(q)
+        else q
+        for q in questions
+    ]
+    return attached, errors
 
 
 def builtin_questions() -> list[Question]:
@@ -181,11 +281,25 @@ def numbers_in(text: str) -> list[float]:
     return values
 
 
+def checkable(question: Question) -> bool:
+    """Whether check_reference can judge an answer to this question right or wrong."""
+    return bool(question.reference) and question.reference_kind in CHECKABLE_KINDS
+
+
+def reference_answer(question: Question) -> str | None:
+    """A reference answer for the judge to grade against (MT-bench's reference-guided
+    grading), for questions whose reference cannot be checked mechanically."""
+    return question.reference if question.reference_kind == "answer" else None
+
+
 def check_reference(question: Question, answer: str) -> bool | None:
     """True/False when the question has a checkable reference, else None.
-    Numeric kinds look at the last number in the answer, where a final result usually is."""
-    if not question.reference or not question.reference_kind:
+    Numeric kinds look at the last number in the answer, where a final result usually is;
+    `tests` runs the answer's code against the reference tests (see code_check)."""
+    if not checkable(question):
         return None
+    if question.reference_kind == "tests":
+        return run_tests(extract_code(answer), question.reference).passed
     if question.reference_kind == "contains":
         squash = lambda s: " ".join(s.lower().split())  # noqa: E731
         return squash(question.reference) in squash(answer)

@@ -7,19 +7,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.evaluation.metrics import improvement_pct
-from core.ranking.perfics import normalise_score
+from core.evaluation.reliability import judge_reliability
+from core.ranking.quality import QualityPolicy, combine, refuse_unless_trusted
 from core.store import Store
-from core.types import AnswerCost, HardwareProfile
-
-
-def _quality(row) -> tuple[float | None, float | None, str]:
-    """(refined, baseline) performance on [0, 1]: judge ratings if any, else reference checks."""
-    if row.scored and row.scored > 0:
-        return (normalise_score(row.refined_score), normalise_score(row.baseline_score), "judge")
-    if row.reference_items and row.reference_items > 0:
-        return float(row.final_accuracy), float(row.baseline_accuracy), "reference"
-    return None, None, "none"
+from core.types import AnswerCost, HardwareProfile, JudgeReliability
 
 
 def _memory_gb(engine_row) -> float | None:
@@ -35,37 +26,58 @@ def _memory_gb(engine_row) -> float | None:
 class Measurements:
     """Everything ranking needs from the store, fetched once and reused for re-ranking."""
 
-    performance: pd.DataFrame  # per model
+    quality: pd.DataFrame  # quality parts per model and judge (see Aggregates.quality_parts)
     rounds: pd.DataFrame  # cost per model at round 0 and at its last round
     engine: pd.DataFrame  # speed and memory per model (indexed by model)
-    per_category: pd.DataFrame  # scores and improvement % per model and category
-    by_rounds: pd.DataFrame  # scores and improvement % per model and rounds setting, all runs
+    quality_by_category: pd.DataFrame  # the same parts per category
+    quality_by_rounds: pd.DataFrame  # the same parts per rounds setting, over all runs
+    judges: dict[str, JudgeReliability]  # every judge's reliability over the same runs
 
 
-def with_improvement(scores: pd.DataFrame) -> pd.DataFrame:
-    """A copy with improvement_pct from its baseline_score and refined_score columns."""
-    return scores.assign(
-        improvement_pct=improvement_pct(scores.baseline_score, scores.refined_score)
-    )
+@dataclass(frozen=True)
+class Quality:
+    """Quality per model, per model and category, and per model and rounds setting, under one
+    policy on judges, with notes on what was left out."""
+
+    per_model: pd.DataFrame
+    per_category: pd.DataFrame
+    by_rounds: pd.DataFrame
+    notes: list[str]
 
 
 def measure(store: Store, run_id: str | None = None) -> Measurements:
     queries = store.aggregates
     return Measurements(
-        queries.performance(run_id),
+        queries.quality_parts(run_id),
         queries.cost_by_round(run_id),
         queries.engine_costs(run_id).set_index("model"),
-        with_improvement(queries.performance(run_id, by_category=True)),
-        with_improvement(queries.scores_by_rounds()),
+        queries.quality_parts(run_id, by="category"),
+        queries.quality_parts(None, by="rounds_setting"),
+        judge_reliability(store, run_id),
     )
 
 
-def model_table(measured: Measurements, hw: HardwareProfile) -> pd.DataFrame:
+def quality(
+    measured: Measurements, accept_unreliable: bool = False, strict: bool = True
+) -> Quality:
+    """References first, then trusted judges. When strict, raises UnreliableJudge where a
+    model could only be ranked on an unusable judge the user has not accepted."""
+    policy = QualityPolicy(measured.judges, accept_unreliable)
+    per_model = combine(measured.quality, ["model"], policy)
+    notes = refuse_unless_trusted(per_model, policy, strict)
+    return Quality(
+        per_model,
+        combine(measured.quality_by_category, ["model", "category"], policy),
+        combine(measured.quality_by_rounds, ["model", "rounds_setting"], policy),
+        notes,
+    )
+
+
+def model_table(measured: Measurements, hw: HardwareProfile, scored: Quality) -> pd.DataFrame:
     """One row per model with refined and baseline quality on [0, 1] and every cost."""
-    perf, rounds, engine = measured.performance, measured.rounds, measured.engine
+    rounds, engine = measured.rounds, measured.engine
     rows = []
-    for p in perf.itertuples():
-        refined, baseline, source = _quality(p)
+    for p in scored.per_model.itertuples():
         per_model = rounds[rounds.model == p.model]
         if per_model.empty or p.model not in engine.index:
             continue
@@ -80,9 +92,10 @@ def model_table(measured: Measurements, hw: HardwareProfile) -> pd.DataFrame:
         rows.append(
             {
                 "model": p.model,
-                "performance": refined,
-                "baseline_performance": baseline,
-                "performance_source": source,
+                "performance": p.performance,
+                "baseline_performance": p.baseline_performance,
+                "performance_source": p.performance_source,
+                "judge_verdict": p.judge_verdict,
                 "items": int(p.items),
                 "memory_gb": _memory_gb(e),
                 "seconds_per_answer": final.seconds_per_answer,

@@ -5,6 +5,7 @@ evaluation, ranking or app module.
     store = Store(path)
     store.runs.get(run_id)            runs and their lifecycle
     store.items.pending(run_id)       a run's units and their judgments
+    store.judges.counts(run_id)       the evidence about each judge's reliability
     store.generations.save(gen)       model outputs
     store.suites.questions(name)      question suites
     store.votes.record(...)           arena votes
@@ -22,6 +23,7 @@ from core.store.duck import scalar
 from core.store.export import EXPORTABLE_TABLES, FORMATS, export_table
 from core.store.generations import GenerationTable
 from core.store.items import ItemTable
+from core.store.judges import JudgeTable
 from core.store.models import ModelTable
 from core.store.runs import RunTable
 from core.store.suites import SuiteTable
@@ -38,6 +40,7 @@ class Store:
         self.models = ModelTable(self.db)
         self.runs = RunTable(self.db)
         self.items = ItemTable(self.db)
+        self.judges = JudgeTable(self.db)
         self.generations = GenerationTable(self.db)
         self.suites = SuiteTable(self.db)
         self.votes = VoteTable(self.db)

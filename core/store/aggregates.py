@@ -48,37 +48,34 @@ WHERE CAST(? AS VARCHAR) IS NULL OR g.run_id = ?
 GROUP BY ALL ORDER BY model
 """
 
-# Judge scores per model: baseline and refined means with their counts, plus reference
-# accuracy where a reference exists.
+# Quality per model (and per category or rounds setting) and per judge, from each source
+# separately: reference checks where the question has one, and the judge (its expected rating
+# where token probabilities were stored, else its sampled one, on [0, 1]) only for answers
+# without a reference check. Which judge may count is decided by core/ranking/quality.py.
 PERFORMANCE_SQL = f"""
-WITH {ITEM_SCORES_CTE}
-SELECT i.model_name AS model, {{group}} count(*) AS items,
-       count(s.baseline_score) AS scored,
-       avg(s.baseline_score) AS baseline_score,
-       avg(s.refined_score) AS refined_score,
-       count(i.final_correct) AS reference_items,
-       avg(CAST(i.baseline_correct AS DOUBLE)) AS baseline_accuracy,
-       avg(CAST(i.final_correct AS DOUBLE)) AS final_accuracy
-FROM run_items i
-LEFT JOIN item_scores s ON s.run_id = i.run_id AND s.item_no = i.item_no
-WHERE i.kind = 'answer' AND i.status = 'done'
-  AND (CAST(? AS VARCHAR) IS NULL OR i.run_id = ?)
+WITH {ITEM_SCORES_CTE},
+answers AS (
+    SELECT i.model_name AS model, i.category,
+           CAST(r.config->>'rounds' AS INTEGER) AS rounds_setting,
+           json_extract_string(r.config, '$.judge.name') AS judge,
+           i.baseline_correct, i.final_correct,
+           (coalesce(s.baseline_expected, s.baseline_score) - 1) / 9 AS baseline_rating,
+           (coalesce(s.refined_expected, s.refined_score) - 1) / 9 AS refined_rating
+    FROM run_items i
+    JOIN runs r ON r.id = i.run_id
+    LEFT JOIN item_scores s ON s.run_id = i.run_id AND s.item_no = i.item_no
+    WHERE i.kind = 'answer' AND i.status = 'done'
+      AND (CAST(? AS VARCHAR) IS NULL OR i.run_id = ?)
+)
+SELECT model, {{group}} judge, count(*) AS items,
+       count(final_correct) AS reference_items,
+       avg(CAST(baseline_correct AS DOUBLE)) AS baseline_accuracy,
+       avg(CAST(final_correct AS DOUBLE)) AS final_accuracy,
+       count(refined_rating) FILTER (WHERE final_correct IS NULL) AS judged_items,
+       avg(baseline_rating) FILTER (WHERE final_correct IS NULL) AS judge_baseline,
+       avg(refined_rating) FILTER (WHERE final_correct IS NULL) AS judge_refined
+FROM answers
 GROUP BY ALL ORDER BY ALL
-"""
-
-# Mean judge scores per model and rounds setting, over answers with at least one score.
-ROUNDS_SQL = f"""
-WITH {ITEM_SCORES_CTE}
-SELECT i.model_name AS model, CAST(r.config->>'rounds' AS INTEGER) AS rounds_setting,
-       count(*) AS items,
-       avg(s.baseline_score) AS baseline_score,
-       avg(s.refined_score) AS refined_score
-FROM run_items i
-JOIN runs r ON r.id = i.run_id
-JOIN item_scores s ON s.run_id = i.run_id AND s.item_no = i.item_no
-WHERE i.kind = 'answer'
-  AND (s.baseline_score IS NOT NULL OR s.refined_score IS NOT NULL)
-GROUP BY ALL ORDER BY model, rounds_setting
 """
 
 
@@ -92,10 +89,10 @@ class Aggregates:
     def engine_costs(self, run_id: str | None = None) -> pd.DataFrame:
         return self.db.query_df(ENGINE_SQL, [run_id, run_id])
 
-    def performance(self, run_id: str | None = None, by_category: bool = False) -> pd.DataFrame:
-        sql = PERFORMANCE_SQL.format(group="i.category," if by_category else "")
+    def quality_parts(self, run_id: str | None = None, by: str | None = None) -> pd.DataFrame:
+        """Quality from each source per model and judge; also per `by` ("category" or
+        "rounds_setting") when given."""
+        if by not in (None, "category", "rounds_setting"):
+            raise ValueError(f"cannot group quality by {by!r}")
+        sql = PERFORMANCE_SQL.format(group=f"{by}," if by else "")
         return self.db.query_df(sql, [run_id, run_id, run_id, run_id])
-
-    def scores_by_rounds(self) -> pd.DataFrame:
-        """Baseline and refined mean scores per model and rounds setting, over all runs."""
-        return self.db.query_df(ROUNDS_SQL, [None, None])

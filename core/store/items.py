@@ -21,6 +21,17 @@ item_scores AS (
                               AND status = 'ok') AS baseline_score,
            max(score) FILTER (WHERE kind = 'single' AND subject = 'refined'
                               AND status = 'ok') AS refined_score,
+           max(expected_score) FILTER (WHERE kind = 'single' AND subject = 'baseline'
+                                       AND status = 'ok') AS baseline_expected,
+           max(expected_score) FILTER (WHERE kind = 'single' AND subject = 'refined'
+                                       AND status = 'ok') AS refined_expected,
+           -- P(the pair's first / second answer wins; tie), averaged over both orders: in
+           -- order AB the first answer is A, in order BA it is B.
+           avg(CASE order_ab WHEN 'AB' THEN p_a ELSE p_b END)
+               FILTER (WHERE kind = 'pair' AND status = 'ok') AS p_first,
+           avg(CASE order_ab WHEN 'AB' THEN p_b ELSE p_a END)
+               FILTER (WHERE kind = 'pair' AND status = 'ok') AS p_second,
+           avg(p_tie) FILTER (WHERE kind = 'pair' AND status = 'ok') AS p_tie,
            max(verdict) FILTER (WHERE kind = 'pair' AND order_ab = 'AB'
                                 AND status = 'ok') AS verdict_ab,
            max(verdict) FILTER (WHERE kind = 'pair' AND order_ab = 'BA'
@@ -37,7 +48,8 @@ WITH {ITEM_SCORES_CTE}
 SELECT i.item_no, i.kind, i.model_name, i.other_model_name, i.category, i.question_id,
        i.status, i.error, i.rounds_done, i.stop_reason, i.seconds, i.baseline, i.final,
        i.baseline_correct, i.final_correct,
-       s.baseline_score, s.refined_score, s.verdict_ab, s.verdict_ba,
+       s.baseline_score, s.refined_score, s.baseline_expected, s.refined_expected,
+       s.p_first, s.p_second, s.p_tie, s.verdict_ab, s.verdict_ba,
        coalesce(s.pair_judgments, 0) AS pair_judgments
 FROM run_items i
 LEFT JOIN item_scores s ON s.run_id = i.run_id AND s.item_no = i.item_no

@@ -19,6 +19,7 @@ from core.types.evaluation import (
     RunUnit,
     StopReason,
 )
+from core.types.judging import JudgeEvidence, JudgeReliability, JudgeVerdict
 from core.types.ranking import COST_BASES, AnswerCost, ApiPrice, HardwareProfile, Weights
 from core.types.runs import (
     BenchmarkConfig,
@@ -44,6 +45,9 @@ __all__ = [
     "ItemKey",
     "ItemKind",
     "ItemOutcome",
+    "JudgeEvidence",
+    "JudgeReliability",
+    "JudgeVerdict",
     "Judgment",
     "ModelInfo",
     "ModelRef",

@@ -215,12 +215,14 @@ class ArenaPair:
 @dataclass(frozen=True)
 class RefineRequest:
     """One refinement as asked for: the prompt, how many rounds, sampling and templates
-    (None: the built-in templates)."""
+    (None: the built-in templates), and whether to stop once the critique finds nothing to
+    fix (False: the paper's fixed rounds)."""
 
     prompt: str
     rounds: int = 2
     settings: SamplerSettings = field(default_factory=SamplerSettings)
     templates: dict[str, PromptTemplate] | None = None
+    stop_early: bool = True
 
 
 @dataclass(frozen=True)

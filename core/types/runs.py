@@ -54,6 +54,7 @@ class RefineConfig:
     settings: SamplerSettings
     templates: dict[str, PromptTemplate]
     llama_cpp_version: str
+    stop_early: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +65,7 @@ class RefineConfig:
             "settings": asdict(self.settings),
             "templates": {k: asdict(t) for k, t in self.templates.items()},
             "llama_cpp_version": self.llama_cpp_version,
+            "stop_early": self.stop_early,
         }
 
     @classmethod
@@ -75,6 +77,8 @@ class RefineConfig:
             settings=SamplerSettings.from_dict(stored["settings"]),
             templates=_templates_from(stored.get("templates", {})),
             llama_cpp_version=stored.get("llama_cpp_version", ""),
+            # Configs stored before the choice existed come from runs that did stop early.
+            stop_early=bool(stored.get("stop_early", True)),
         )
 
 
@@ -90,6 +94,8 @@ class RunSpec:
     categories: tuple[str, ...] = ()
     settings: SamplerSettings = field(default_factory=lambda: SamplerSettings(max_tokens=384))
     templates: dict[str, PromptTemplate] | None = None  # None: the built-in templates
+    stop_early: bool = False  # the paper's protocol: every round runs
+    sample_seed: int = 0  # which questions a limit draws from each category
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,8 @@ class BenchmarkConfig:
     settings: SamplerSettings
     templates: dict[str, PromptTemplate]
     llama_cpp_version: str
+    stop_early: bool = False
+    sample_seed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -119,6 +127,8 @@ class BenchmarkConfig:
             "settings": asdict(self.settings),
             "templates": {k: asdict(t) for k, t in self.templates.items()},
             "llama_cpp_version": self.llama_cpp_version,
+            "stop_early": self.stop_early,
+            "sample_seed": self.sample_seed,
         }
 
     @classmethod
@@ -134,6 +144,10 @@ class BenchmarkConfig:
             settings=SamplerSettings.from_dict(stored["settings"]),
             templates=_templates_from(stored.get("templates", {})),
             llama_cpp_version=stored.get("llama_cpp_version", ""),
+            # Runs stored before these keys existed did stop early; their question_ids are
+            # stored, so the seed only fills the field.
+            stop_early=bool(stored.get("stop_early", True)),
+            sample_seed=int(stored.get("sample_seed", 0)),
         )
 
     @property

@@ -81,10 +81,27 @@ def show_steps(steps: pd.DataFrame, view: RunView) -> None:
 
 def show_summary(stored: StoredRefinement) -> None:
     """Stop reason, the word-level diff between baseline and final, and per-step metrics."""
-    if stored.run.stop_reason:
+    reason = stored.run.stop_reason
+    if reason and reason != StopReason.ROUNDS_COMPLETED:
+        # An early stop changes what the final answer means, so it must not hide in a caption.
+        last = stored.steps.iloc[-1]
+        # A full context after a finished rewrite means the next round could not start.
+        stopped_in = int(last["round"]) + int(
+            reason == StopReason.CONTEXT_FULL and last["kind"] == "refined"
+        )
+        note = (
+            f"Stopped early in round {stopped_in} of {stored.run.config.rounds}: "
+            f"{StopReason.describe(reason)}."
+        )
+        (st.warning if reason == StopReason.CONTEXT_FULL else st.info)(note)
+    if reason:
+        done = (
+            f"Stopped: {StopReason.describe(reason)} · "
+            if reason == StopReason.ROUNDS_COMPLETED
+            else ""
+        )
         st.caption(
-            f"Stopped: {StopReason.describe(stored.run.stop_reason)} · "
-            f"{stored.rounds_done} round(s) · {stored.words_changed:.0%} of words changed"
+            f"{done}{stored.rounds_done} round(s) · {stored.words_changed:.0%} of words changed"
         )
     with st.expander("What refinement changed (baseline → final)", expanded=True):
         changed = stored.final != stored.baseline

@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from core.app import context
 from core.app.runs import overview
 from core.evaluation.arena import votes
 
@@ -22,7 +23,11 @@ def test_benchmarks_page_starts_a_background_run_that_finishes(open_page):
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("Started run" in s.value for s in at.success)
-    assert any("judges its own answers" in i.value for i in at.info)  # default judge answers too
+    # The default judge is the instruction-tuned model, not a base model, and the page says why.
+    models = {m.name: m for m in context.list_models()}
+    chosen = models[at.selectbox(key="bench_judge").value]
+    assert chosen.has_chat_template or not any(m.has_chat_template for m in models.values())
+    assert any("instruction-tuned" in c.value for c in at.caption)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and overview().status[0] != "completed":
         time.sleep(0.5)
@@ -33,6 +38,22 @@ def test_benchmarks_page_starts_a_background_run_that_finishes(open_page):
     table = at.dataframe[-1].value
     assert list(table.status) == ["completed"]
     assert any("**completed** · 6 of 6 items" in m.value for m in at.markdown)
+
+
+def test_benchmarks_default_to_the_papers_fixed_rounds_and_a_balanced_sample(open_page, store):
+    at = open_page("pages/benchmarks.py")
+    box = at.checkbox(key="bench_stop_early")
+    assert box.value is False and "paper's fixed-round protocol" in box.help
+    assert "spread over the categories" in at.number_input(key="bench_limit").help
+    at.number_input(key="bench_limit").set_value(9)
+    at.number_input(key="bench_sample_seed").set_value(2)
+    at.multiselect(key="bench_models").set_value(["fake-echo"])
+    at.selectbox(key="bench_judge").set_value("(no judge)")
+    at.button(key="FormSubmitter:bench_new-Start run").click()
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    config = store.runs.get(overview().id[0]).config
+    assert (config.stop_early, config.sample_seed, len(config.question_ids)) == (False, 2, 9)
 
 
 def test_bad_run_request_shows_an_error(open_page):

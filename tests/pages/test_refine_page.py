@@ -99,3 +99,31 @@ def test_refine_page_with_smollm2(open_page, store):
     steps = store.generations.steps(run_id)
     assert steps.model_name.iloc[0] == SMOLLM2
     assert steps.text.iloc[0] in _texts(at)
+
+
+def test_stop_early_is_on_by_default_and_an_early_stop_is_shown_prominently(
+    open_page, store, monkeypatch
+):
+    monkeypatch.setenv("PERFICS_BACKEND", "fake")
+    responder = scripted(verdicts=["yes", "no"])
+    monkeypatch.setattr(
+        context, "open_backend", lambda info, cfg=None: FakeBackend(info=info, responder=responder)
+    )
+    at = open_page("pages/refine.py")
+    box = at.checkbox(key="refine_stop_early")
+    assert box.label == "Stop early when the critique finds nothing to fix" and box.value is True
+    at = _submit(at)
+    notes = [i.value for i in at.info]
+    assert "Stopped early in round 2 of 2: the critique found nothing to fix." in notes
+    (run_id,) = store.runs.refine_history().id
+    assert store.runs.get(run_id).config.stop_early is True
+
+
+def test_without_early_stop_every_round_rewrites(open_page, store, scripted_fake):
+    at = open_page("pages/refine.py")
+    at.checkbox(key="refine_stop_early").uncheck()
+    at = _submit(at)
+    (run_id,) = store.runs.refine_history().id
+    kinds = list(store.generations.steps(run_id).kind)
+    assert kinds == ["baseline", "critique", "refined", "critique", "refined"]
+    assert not at.info and any("all requested rounds ran" in c.value for c in at.caption)

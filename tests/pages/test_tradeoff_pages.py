@@ -74,7 +74,10 @@ def test_cli_rank(contrasting_run):
         "money_per_1000",
     ):
         assert key in first
-    assert first["performance"] == pytest.approx((9 - 1) / 9)
+    # The judge's expected rating: 70 % on the 9 it gave, 30 % spread over the other nine
+    # ratings (mean 46/9), so 0.7 * 9 + 0.3 * 46 / 9 = 7.8333, on [0, 1]: (7.8333 - 1) / 9.
+    assert first["performance"] == pytest.approx((0.7 * 9 + 0.3 * 46 / 9 - 1) / 9)
+    assert first["performance_source"] == "judge (n=4)"
     cheap = json.loads(run_cli("rank", "--weights", "0,0,1", "--json").stdout)
     assert [m["model"] for m in cheap["models"]] == ["fast-poor", "slow-good"]
     bad = run_cli("rank", "--preset", "nope")

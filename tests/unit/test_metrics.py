@@ -53,8 +53,9 @@ def test_position_inconsistency_counts_only_pairs_judged_in_both_orders():
     assert position_inconsistency_rate([None]) == (None, 0)
 
 
-def _items(baseline, refined, outcomes):
+def _items(baseline, refined, outcomes, expected=None, p_second=None, correct=None):
     n = len(baseline)
+    nothing = [None] * n
     return pd.DataFrame(
         {
             "item_no": range(n),
@@ -65,12 +66,34 @@ def _items(baseline, refined, outcomes):
             "refined_score": refined,
             "refined_outcome": outcomes,
             "refined_win": [refined_share(o) for o in outcomes],
-            "baseline_correct": [None] * n,
-            "final_correct": [None] * n,
+            "baseline_correct": (correct or (nothing, nothing))[0],
+            "final_correct": (correct or (nothing, nothing))[1],
+            "baseline_expected": (expected or (nothing, nothing))[0],
+            "refined_expected": (expected or (nothing, nothing))[1],
+            "p_second": p_second or nothing,
             "rounds_done": [1] * n,
             "seconds": [2.0] * n,
         }
     )
+
+
+def test_probability_weighted_scores_and_accuracy_hand_worked():
+    items = _items(
+        baseline=[5, 5, 5, 5],  # the sampled rating lumps all four together
+        refined=[5, 5, 5, 5],
+        outcomes=["tie", "tie", "tie", "tie"],
+        expected=([4.25, 5.5, 5.0, 4.75], [6.0, 5.5, 5.25, 5.25]),  # means 4.875 and 5.5
+        p_second=[0.75, 0.5, 0.25, 0.5],  # mean 0.5
+        correct=([True, False, None, None], [True, True, None, None]),
+    )
+    row = summarise(items).set_index("category").loc["all"]
+    assert (row.distinct_ratings, row.distinct_expected) == (1, 6)  # 4.25 4.75 5 5.25 5.5 6
+    assert row.baseline_expected == pytest.approx(4.875)
+    assert row.refined_expected == pytest.approx(5.5)
+    assert row.refined_win_prob == pytest.approx(0.5) and row.refined_win_prob_n == 4
+    assert row.reference_items == 2
+    assert row.baseline_accuracy == pytest.approx(0.5) and row.final_accuracy == 1.0
+    assert row.final_accuracy_n == 2
 
 
 def test_summary_of_four_hand_worked_items():

@@ -102,7 +102,7 @@ def test_version_4_rows_get_typed_keys_and_numbered_units(tmp_path):
     path = tmp_path / "v4.duckdb"
     _version_4_store(path)
     store = Store(path)
-    assert store.init() == len(MIGRATIONS) == 5
+    assert store.init() == len(MIGRATIONS) == 6
     run = store.runs.get("old")
     assert (run.total_units, run.done_units) == (6, 2)
     units = store.items.pending("old")
@@ -189,3 +189,17 @@ def test_odd_version_4_rows_are_kept_or_flagged_never_lost(tmp_path):
     ]
     with pytest.raises(StoreError, match="cannot read"):
         store.runs.get("broken")
+
+
+def test_old_judgments_keep_their_verdicts_without_probabilities(tmp_path):
+    path = tmp_path / "v4.duckdb"
+    _version_4_store(path)
+    with duckdb.connect(str(path)) as con:
+        before = con.execute("SELECT count(*) FROM judgments").fetchone()[0]
+    store = Store(path)
+    store.init()
+    rows = store.db.rows(
+        "SELECT count(*), count(expected_score), count(p_a), count(p_b), count(p_tie) "
+        "FROM judgments"
+    )
+    assert rows[0] == (before, 0, 0, 0, 0)

@@ -208,3 +208,49 @@ def test_the_refine_use_case_returns_its_run_id_or_why_it_could_not_start(store)
     assert later.ok and later.run_id != failed.run_id
     assert store.runs.get(failed.run_id).status == "failed"
     assert list(store.generations.steps(failed.run_id).kind) == ["baseline", "critique"]
+
+
+FIXED_TWO_ROUNDS = [
+    (0, "baseline"),
+    (1, "critique"),
+    (1, "refined"),
+    (2, "critique"),
+    (2, "refined"),
+]
+
+
+def test_fixed_rounds_ask_no_verdict_even_when_one_would_say_no():
+    # With stop_early these verdicts would end the run after round 1's critique.
+    backend = FakeBackend(responder=scripted(verdicts=["no", "no"]))
+    result = refine(backend, "Q?", rounds=2, stop_early=False)
+    assert kinds(result) == FIXED_TWO_ROUNDS
+    assert not any("yes or no" in p for p in backend.prompts)
+    assert (result.stop_reason, result.rounds_done, result.final) == (
+        ROUNDS_COMPLETED,
+        2,
+        "better answer 2",
+    )
+
+
+def test_fixed_rounds_go_on_when_the_rewrite_is_unchanged():
+    backend = FakeBackend(responder=scripted(rewrites=["v2", "v2", "v2"]))
+    result = refine(backend, "Q?", rounds=3, stop_early=False)
+    assert [s.kind for s in result.steps].count("refined") == 3
+    assert result.stop_reason == ROUNDS_COMPLETED and result.final == "v2"
+
+
+def test_fixed_rounds_still_stop_when_the_context_is_full():
+    small = dataclasses.replace(FAKE_INFO, context_length=110)
+    result = refine(FakeBackend(info=small, responder=scripted()), "Q?", 5, stop_early=False)
+    assert result.stop_reason == CONTEXT_FULL and 0 < result.rounds_done < 5
+
+
+def test_the_stored_refinement_records_its_stop_rule(tmp_path):
+    store = Store(tmp_path / "r.duckdb")
+    backend = FakeBackend(responder=scripted(verdicts=["no"]))
+    outcome = run_refinement(store, backend, RefineRequest("Q?", 2, stop_early=False))
+    assert kinds(outcome.result) == FIXED_TWO_ROUNDS
+    config = store.runs.get(outcome.run_id).config
+    assert config.stop_early is False and config.to_json()["stop_early"] is False
+    early = run_refinement(store, FakeBackend(responder=scripted()), RefineRequest("Q?", 1))
+    assert store.runs.get(early.run_id).config.stop_early is True  # the request's default

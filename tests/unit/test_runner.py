@@ -247,7 +247,8 @@ def test_costs_average_whole_answers_including_early_stops(tmp_path):
         last_turn = prompt.rsplit("User: ", 1)[1]
         return next(verdicts) if "yes or no" in last_turn else f"words {len(prompt)}"
 
-    run_id = create_run(store, _spec(limit=4, judge=None, models=(FAKE_INFO,), rounds=2), "fake")
+    spec = _spec(limit=4, judge=None, models=(FAKE_INFO,), rounds=2, stop_early=True)
+    run_id = create_run(store, spec, "fake")
     run_benchmark(store, run_id, lambda name: FakeBackend(info=FAKE_INFO, responder=respond))
     stops = store.db.query_df("SELECT stop_reason FROM run_items WHERE run_id = ?", [run_id])
     assert "no_issues_found" in set(stops.stop_reason)

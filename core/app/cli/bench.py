@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-import pandas as pd
 from tqdm import tqdm
 
 from core.app import context, runs, worker
 from core.app.cli.common import add_sampling_args, print_json, sampler_settings
 from core.app.results import results
 from core.errors import InvalidRequest
-from core.evaluation.judge import default_judge
+from core.evaluation.judge import base_model_note, default_judge, judge_choice_reason
 from core.evaluation.refine import DEFAULT_ROUNDS
 from core.types import RunSpec, RunStatus
 
 
 def cmd_suite_import(args: argparse.Namespace) -> int:
-    done = runs.import_suite(Path(args.path), args.name, args.skip_invalid, args.replace)
+    references = Path(args.references) if args.references else None
+    done = runs.import_suite(
+        Path(args.path), args.name, args.skip_invalid, args.replace, references
+    )
     for err in done.skipped:
         print(f"skipped {err}", file=sys.stderr)
     print(
@@ -28,6 +29,10 @@ def cmd_suite_import(args: argparse.Namespace) -> int:
         f"{f', skipped {len(done.skipped)} invalid row(s)' if done.skipped else ''}",
         file=sys.stderr,
     )
+    if references:
+        # A question that has a reference of its own keeps it, so this can be fewer than
+        # the file's lines.
+        print(f"{done.reference_answers} question(s) carry a reference answer", file=sys.stderr)
     return 0
 
 
@@ -58,8 +63,12 @@ def _new_run(args: argparse.Namespace) -> RunSpec:
     judge = None
     if args.judge == "auto":
         judge = default_judge(pool.models)
+        if judge is not None:
+            print(f"judge auto: {judge_choice_reason(judge, pool.models)}", file=sys.stderr)
     elif args.judge:
         judge = pool.info(args.judge)
+    if base_model_note(judge):
+        print(f"warning: {base_model_note(judge)}", file=sys.stderr)
     return RunSpec(
         suite=args.suite,
         models=tuple(pool.info(n.strip()) for n in args.models.split(",") if n.strip()),
@@ -68,6 +77,8 @@ def _new_run(args: argparse.Namespace) -> RunSpec:
         limit=args.limit,
         categories=tuple(c.strip() for c in (args.categories or "").split(",") if c.strip()),
         settings=sampler_settings(args),
+        stop_early=args.stop_early,
+        sample_seed=args.sample_seed,
     )
 
 
@@ -111,8 +122,49 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ci(value, low, high, n, fmt="{:.2f}") -> str:
+    if value is None or value != value:
+        return "–"
+    interval = "" if low is None or low != low else f" [{fmt.format(low)}–{fmt.format(high)}]"
+    return f"{fmt.format(value)}{interval} (n={n})"
+
+
+def _print_results(report: dict) -> None:
+    rows = report["results"]
+    print("quality from reference checks (1 = passed), 95% bootstrap CIs:")
+    for r in rows:
+        if r["reference_items"]:
+            print(
+                f"  {r['model']:<32} {r['category']:<15} baseline "
+                f"{_ci(*(r[f'baseline_accuracy{k}'] for k in ('', '_low', '_high', '_n')))}"
+                f"  refined {_ci(*(r[f'final_accuracy{k}'] for k in ('', '_low', '_high', '_n')))}"
+            )
+    judge = report["judge_reliability"]
+    if judge is None:
+        print("no judge ratings" if not report["judge"] else "the judge has not rated yet")
+        return
+    reasons = "; ".join(judge["reasons"]) or "every criterion within bounds"
+    print(f"judge {judge['judge']}: {judge['verdict'].upper()} ({reasons})")
+    print("judge ratings 1-10, sampled and probability-weighted (expected):")
+    for r in rows:
+        parts = [
+            f"{name} {_ci(*(r[f'{col}{k}'] for k in ('', '_low', '_high', '_n')))}"
+            for name, col in (
+                ("baseline", "baseline_score"),
+                ("refined", "refined_score"),
+                ("E[baseline]", "baseline_expected"),
+                ("E[refined]", "refined_expected"),
+            )
+        ]
+        print(f"  {r['model']:<32} {r['category']:<15} " + "  ".join(parts))
+
+
 def cmd_results(args: argparse.Namespace) -> int:
-    report = results(args.run).to_json()
+    run_id = args.run or runs.latest_benchmark()
+    if run_id is None:
+        print("No benchmark runs yet: start one with `perfics run` or on the Benchmarks page.")
+        return 0
+    report = results(run_id).to_json()
     if args.json:
         print_json(report)
         return 0
@@ -120,21 +172,10 @@ def cmd_results(args: argparse.Namespace) -> int:
         f"run {report['run_id']}: {report['status']}, "
         f"{report['progress']['done']}/{report['progress']['total']} items"
     )
-    table = pd.DataFrame(report["results"])
-    if not table.empty:
-        cols = [
-            "model",
-            "category",
-            "items",
-            "baseline_score",
-            "refined_score",
-            "improvement_pct",
-            "refined_win_rate",
-            "final_accuracy",
-        ]
-        print(table[cols].round(2).to_string(index=False))
-    if report["judge_stats"]:
-        print("judge:", json.dumps(report["judge_stats"]))
+    if not report["results"]:
+        print("No answered questions yet.")
+        return 0
+    _print_results(report)
     return 0
 
 
@@ -146,6 +187,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--name", help="suite name (default: the file name)")
     sp.add_argument("--skip-invalid", action="store_true", help="import the valid rows only")
     sp.add_argument("--replace", action="store_true", help="overwrite a suite of that name")
+    sp.add_argument(
+        "--references",
+        metavar="FILE",
+        help="FastChat reference answers (reference_answer/gpt-4.jsonl) for the judge",
+    )
     sp.set_defaults(func=cmd_suite_import)
     sp = suite_sub.add_parser("list")
     sp.add_argument("--json", action="store_true")
@@ -156,7 +202,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", help="comma-separated names or unique prefixes")
     p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
     p.add_argument("--judge", help="judge model, or 'auto' for the largest local model")
-    p.add_argument("--limit", type=int, help="first K questions only")
+    p.add_argument(
+        "--limit", type=int, help="K questions spread over the categories (seeded by --sample-seed)"
+    )
+    p.add_argument("--sample-seed", type=int, default=0, help="which questions --limit draws")
+    p.add_argument(
+        "--stop-early",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="stop an answer's rounds once its critique finds nothing to fix (default: the "
+        "paper's protocol, every round runs)",
+    )
     p.add_argument("--categories", help="comma-separated categories")
     p.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run")
     p.add_argument(
@@ -171,6 +227,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("results", help="per-model, per-category results of a run")
-    p.add_argument("--run", required=True)
+    p.add_argument("--run", help="run id (default: the newest benchmark run)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_results)

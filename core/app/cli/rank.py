@@ -21,6 +21,7 @@ COLUMNS = [
     "gain",
     "gain_relative",
     "performance_source",
+    "judge_verdict",
     "items",
     "cost",
     "memory_gb",
@@ -52,23 +53,31 @@ def cmd_rank(args: argparse.Namespace) -> int:
     weights = parse_weights(args)
     hardware = HARDWARE_PRESETS[0]
     # Every column, even with nothing ranked yet, so --json always has the same shape.
-    ranked = rank_models(measurements(args.run), hardware, weights).ranked.reindex(columns=COLUMNS)
+    ranking = rank_models(measurements(args.run), hardware, weights, args.accept_unreliable_judge)
+    ranked = ranking.ranked.reindex(columns=COLUMNS)
     if args.json:
         print_json(
             {
                 "weights": asdict(weights),
                 "hardware": asdict(hardware),
+                "judges": {name: r.to_json() for name, r in ranking.judges.items()},
+                "notes": ranking.quality.notes,
                 "models": ranked.to_dict(orient="records"),
             }
         )
-    elif ranked.empty:
+        return 0
+    for name, reliability in ranking.judges.items():
+        print(f"judge {name}: {reliability.label()}")
+    for note in ranking.quality.notes:
+        print(f"note: {note}")
+    if ranked.empty:
         print("Nothing to rank yet: run a benchmark first (perfics run ...).")
-    else:
-        print(
-            f"weights P={weights.performance} R={weights.refinement} C={weights.cost}, "
-            f"cost basis {weights.basis}"
-        )
-        print(ranked.round(3).to_string(index=False))
+        return 0
+    print(
+        f"weights P={weights.performance} R={weights.refinement} C={weights.cost}, "
+        f"cost basis {weights.basis}; quality from references first, then trusted judges"
+    )
+    print(ranked.round(3).to_string(index=False))
     return 0
 
 
@@ -78,5 +87,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", help=f"one of {', '.join(PRESETS)}")
     p.add_argument("--weights", help="P,R,C: performance, refinement and cost weights")
     p.add_argument("--cost-basis", choices=COST_BASES)
+    p.add_argument(
+        "--accept-unreliable-judge",
+        action="store_true",
+        help="rank on a judge the reliability rule calls unusable (docs/judging.md)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_rank)

@@ -29,7 +29,7 @@ def _step_metrics(step: RefineStep) -> dict[str, Any]:
     }
 
 
-def refine_json(run_id: str, result: RefineResult) -> dict[str, Any]:
+def refine_json(run_id: str, result: RefineResult, stop_early: bool) -> dict[str, Any]:
     rounds: dict[int, dict[str, Any]] = {}
     for step in result.steps[1:]:
         entry = rounds.setdefault(step.round, {"round": step.round, "metrics": {}})
@@ -43,6 +43,7 @@ def refine_json(run_id: str, result: RefineResult) -> dict[str, Any]:
         "baseline_metrics": _step_metrics(result.steps[0]),
         "rounds": list(rounds.values()),
         "final": result.final,
+        "stop_early": stop_early,
         "stop_reason": str(result.stop_reason),
         "templates": {k: {"id": t.id, "version": t.version} for k, t in result.templates.items()},
         "totals": asdict(result.totals()),
@@ -66,14 +67,15 @@ def cmd_refine(args: argparse.Namespace) -> int:
             file=sys.stdout,
         )
 
-    outcome = refine(backend, RefineRequest(args.prompt, args.rounds, settings), progress)
+    request = RefineRequest(args.prompt, args.rounds, settings, stop_early=args.stop_early)
+    outcome = refine(backend, request, progress)
     if not outcome.ok:
         kept = f" (run {outcome.run_id} keeps its finished steps)" if outcome.run_id else ""
         print(f"error: {outcome.error}{kept}", file=sys.stderr)
         return EXIT_ERROR
     result = outcome.result
     if args.json:
-        print_json(refine_json(outcome.run_id, result))
+        print_json(refine_json(outcome.run_id, result, args.stop_early))
     else:
         t = result.totals()
         print(
@@ -90,6 +92,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="file stem or a unique prefix of it")
     p.add_argument("--prompt", required=True)
     p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help=f"0-{MAX_ROUNDS}")
+    p.add_argument(
+        "--stop-early",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="stop once the critique finds nothing to fix or the rewrite stops changing "
+        "(--no-stop-early: the paper's fixed rounds)",
+    )
     add_sampling_args(p, max_tokens=384)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_refine)
