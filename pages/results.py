@@ -22,35 +22,37 @@ except PerficsError as exc:
 
 st.caption(
     f"Status: {report.run.status} · {report.progress.done} of {report.progress.total} items. "
-    "Scores are the judge's 1–10 ratings; intervals are seeded bootstrap 95% CIs. "
-    "Improvement % = (refined − baseline) / baseline, the paper's headline statistic."
+    "Reference accuracy comes from the questions' reference checks; scores are the judge's "
+    "1–10 ratings, sampled and probability-weighted (E[·]); intervals are seeded bootstrap "
+    "95% CIs. Improvement % = (refined − baseline) / baseline, the paper's headline statistic."
 )
-stats, judge = report.judge_stats, report.judge
-if judge and stats:
-    note = (
+judge, reliability = report.judge, report.reliability
+if judge is None:
+    st.caption("No judge in this run: only reference checks are available.")
+elif reliability is not None:
+    self_note = (
         " It also answered, so it judges itself."
         if judge.name in report.run.config.model_names
         else ""
     )
-    rate = stats.position_inconsistency_rate
-    st.caption(
-        f"Judge {judge.name}: {stats.parsed}/{stats.judgments} verdicts parsed"
-        f" ({stats.failed} failed, stored as failures). Position inconsistency: "
-        + (
-            f"{rate:.0%} of {stats.pairs_judged_both_orders} pairs judged in both orders."
-            if rate is not None
-            else "no pairs yet."
-        )
-        + note
+    message = (
+        f"Judge {judge.name}: **{reliability.verdict}**. "
+        + ("; ".join(reliability.reasons) or "every criterion within bounds")
+        + f". (docs/judging.md){self_note}"
     )
-elif not judge:
-    st.caption("No judge in this run: only reference checks are available.")
+    {"usable": st.caption, "doubtful": st.warning, "unusable": st.error}[reliability.verdict](
+        message
+    )
 
 if not report.summary.empty:
-    table = results_table(report.summary.to_dict(orient="records"))
+    label = reliability.verdict if reliability else "none"
+    table = results_table(report.summary.to_dict(orient="records"), str(label))
     st.dataframe(table, hide_index=True, width="stretch")
     st.download_button(
-        "Download CSV", table.to_csv(index=False), f"results-{run_id}.csv", key="results_csv"
+        "Download CSV (numbers: value, low, high, n)",
+        report.summary.to_csv(index=False),
+        f"results-{run_id}.csv",
+        key="results_csv",
     )
 
 st.subheader("Question by question")

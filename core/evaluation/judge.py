@@ -9,7 +9,10 @@ from core.types import Judgment, ModelInfo, SamplerSettings
 
 SINGLE_GRAMMAR = 'root ::= "Rating: " ([1-9] | "10")'
 PAIR_GRAMMAR = 'root ::= "Verdict: " ("A" | "B" | "tie")'
-JUDGE_SETTINGS = dict(temperature=0.0, seed=0, max_tokens=8)
+# No repeat penalty: it would push a judge away from a rating that happens to appear in the
+# question or answer (a "4" in "2 + 2 = 4"), and the sampled verdict would then disagree with
+# the probabilities the verdict is weighted by.
+JUDGE_SETTINGS = dict(temperature=0.0, seed=0, max_tokens=8, repeat_penalty=1.0)
 MAX_ANSWER_CHARS = 3000  # keeps two answers and the question inside a small judge's context
 
 SINGLE_TEMPLATE = """You are an impartial judge. Rate the answer to the question below on a \

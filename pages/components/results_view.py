@@ -16,13 +16,14 @@ def with_ci(value, low, high, n, fmt: str = "{:.2f}") -> str:
     return f"{fmt.format(value)} [{fmt.format(low)}–{fmt.format(high)}] (n={n})"
 
 
-def _accuracy(r: dict) -> str:
-    if not r["reference_items"]:
-        return "–"
-    return f"{r['baseline_accuracy']:.0%}→{r['final_accuracy']:.0%} (n={r['reference_items']})"
+def _estimate(r: dict, column: str, fmt: str = "{:.2f}") -> str:
+    return with_ci(r[column], r[f"{column}_low"], r[f"{column}_high"], r[f"{column}_n"], fmt)
 
 
-def results_table(rows: list[dict]) -> pd.DataFrame:
+def results_table(rows: list[dict], judge_label: str) -> pd.DataFrame:
+    """The summary for reading: each figure with its 95% CI and n, each judge-based column
+    named with the judge's reliability verdict. Downloads use the numeric summary instead."""
+    judged = f" · judge {judge_label}"
     table = []
     for r in rows:
         table.append(
@@ -30,30 +31,17 @@ def results_table(rows: list[dict]) -> pd.DataFrame:
                 "model": r["model"],
                 "category": r["category"],
                 "items": r["items"],
-                "baseline score": with_ci(
-                    r["baseline_score"],
-                    r["baseline_score_low"],
-                    r["baseline_score_high"],
-                    r["baseline_score_n"],
-                ),
-                "refined score": with_ci(
-                    r["refined_score"],
-                    r["refined_score_low"],
-                    r["refined_score_high"],
-                    r["refined_score_n"],
-                ),
+                "reference accuracy, baseline": _estimate(r, "baseline_accuracy", "{:.0%}"),
+                "reference accuracy, refined": _estimate(r, "final_accuracy", "{:.0%}"),
+                f"baseline score{judged}": _estimate(r, "baseline_score"),
+                f"refined score{judged}": _estimate(r, "refined_score"),
+                f"E[baseline]{judged}": _estimate(r, "baseline_expected"),
+                f"E[refined]{judged}": _estimate(r, "refined_expected"),
                 "improvement %": None
                 if r["improvement_pct"] is None
                 else round(r["improvement_pct"], 1),
-                "refined win rate": with_ci(
-                    r["refined_win_rate"],
-                    r["refined_win_rate_low"],
-                    r["refined_win_rate_high"],
-                    r["refined_win_rate_n"],
-                    "{:.0%}",
-                ),
+                f"refined win rate{judged}": _estimate(r, "refined_win_rate", "{:.0%}"),
                 "W/T/L": f"{r['refined_wins']}/{r['ties']}/{r['baseline_wins']}",
-                "accuracy base→final": _accuracy(r),
                 "failed": r["failed_items"],
             }
         )

@@ -1,10 +1,13 @@
 """AppTest for the Benchmarks, Results and Arena pages."""
 
+import io
 import time
 
+import pandas as pd
 import pytest
 
 from core.app import context
+from core.app.results import results
 from core.app.runs import overview
 from core.evaluation.arena import votes
 
@@ -69,11 +72,25 @@ def test_results_page_shows_scores_with_intervals_and_drill_down(open_page, judg
     table = at.dataframe[0].value
     assert set(table.model) == {"fake-echo", "fake-two"}
     assert "all" in set(table.category)
-    assert table["baseline score"].str.contains(r"\[").any()  # a confidence interval
-    assert any("verdicts parsed" in c.value for c in at.caption)
+    report = results(judged_run)
+    verdict, judge = report.reliability.verdict, report.judge.name
+    score = f"baseline score · judge {verdict}"  # every judge-based column names the verdict
+    assert table[score].str.contains(r"\[").any()  # a confidence interval
+    shown = [m.value for m in [*at.caption, *at.warning, *at.error]]
+    assert any(m.startswith(f"Judge {judge}: **{verdict}**") for m in shown), shown
     texts = [m.value for m in at.markdown]
     assert any(t.startswith("**Baseline**") for t in texts)
     assert any(t.startswith("**Question:**") for t in texts)
+
+
+def test_results_download_holds_numbers(judged_run):
+    """The CSV the Results page offers: value, low, high and n as numeric columns."""
+    summary = results(judged_run).summary
+    back = pd.read_csv(io.StringIO(summary.to_csv(index=False)))
+    for column in ("baseline_score", "baseline_score_low", "baseline_score_high"):
+        assert pd.api.types.is_float_dtype(back[column]), column
+    assert pd.api.types.is_integer_dtype(back["baseline_score_n"])
+    assert back.baseline_score.notna().any()
 
 
 def test_arena_vote_is_stored_and_rated(open_page, store, judged_run):
