@@ -2,6 +2,7 @@
 with a hand-worked case."""
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -242,3 +243,28 @@ def test_a_stored_run_with_a_useless_judge_is_measured_unusable_and_not_ranked(t
     with pytest.raises(UnreliableJudge, match="fake-echo has no other quality source"):
         quality(measured)
     assert quality(measured, accept_unreliable=True).per_model.iloc[0].judged_items == 6
+
+
+def test_cli_rank_refuses_an_unusable_judge_and_accepts_it_when_asked(isolated_env, fake_mode):
+    """`perfics rank` on the issue's judge: a clear refusal (exit 1, no traceback), then a
+    ranking when the user accepts the judge, with the verdict beside the quality."""
+    from core.app import context
+    from tests.support import run_cli
+
+    store = context.store()
+    judge = fake_model("judge", "7", has_chat_template=True)
+    backends = {
+        FAKE_INFO.name: FakeBackend(info=FAKE_INFO, responder=scripted(verdicts=["yes"] * 99)),
+        "judge": FakeBackend(info=judge, responder=_always_ten_and_a),
+    }
+    spec = RunSpec("builtin", (FAKE_INFO,), 1, judge, limit=6, categories=("generic",))
+    run_benchmark(store, create_run(store, spec, "fake"), backends.__getitem__)
+    refused = run_cli("rank")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "will not rank on an unreliable judge" in refused.stderr
+    accepted = run_cli("rank", "--accept-unreliable-judge", "--json")
+    assert accepted.returncode == 0, accepted.stderr
+    out = json.loads(accepted.stdout)
+    assert out["judges"]["judge"]["verdict"] == "unusable"
+    assert out["models"][0]["performance_source"] == "judge (n=6)"
+    assert "you accepted" in out["notes"][0]
