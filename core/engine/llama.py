@@ -194,6 +194,12 @@ class LlamaBackend:
                 break
             reuse += 1
         reuse = min(reuse, len(tokens) - 1)  # the last token is evaluated for its logits
+        if not self.llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
+            # Recurrent and hybrid models cannot drop part of their state: start afresh
+            # rather than decode on top of tokens that should no longer be there.
+            self.llm.reset()
+            self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+            reuse = 0
         self.llm.n_tokens = reuse
         self.llm.eval(list(tokens[reuse:]))
         n_vocab = self.llm.n_vocab()

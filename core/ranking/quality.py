@@ -125,9 +125,8 @@ def refuse_unless_trusted(
         if strict:
             raise UnreliableJudge(message)
         notes.append(message)
-    accepted = sorted(
-        j for j in unusable if policy.accept_unreliable and table.judge.str.contains(j).any()
-    )
+    used = {name for names in table.judge.dropna() for name in names.split(", ")}
+    accepted = sorted(j for j in unusable if policy.accept_unreliable and j in used)
     if accepted:
         notes.append(
             f"Ranked with judge(s) {', '.join(accepted)} although the reliability rule calls "

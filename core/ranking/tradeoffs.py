@@ -32,6 +32,7 @@ class Measurements:
     quality_by_category: pd.DataFrame  # the same parts per category
     quality_by_rounds: pd.DataFrame  # the same parts per rounds setting, over all runs
     judges: dict[str, JudgeReliability]  # every judge's reliability over the same runs
+    judges_all_runs: dict[str, JudgeReliability]  # over all runs, for quality_by_rounds
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,15 @@ class Quality:
 
 def measure(store: Store, run_id: str | None = None) -> Measurements:
     queries = store.aggregates
+    judges = judge_reliability(store, run_id)
     return Measurements(
         queries.quality_parts(run_id),
         queries.cost_by_round(run_id),
         queries.engine_costs(run_id).set_index("model"),
         queries.quality_parts(run_id, by="category"),
         queries.quality_parts(None, by="rounds_setting"),
-        judge_reliability(store, run_id),
+        judges,
+        judges if run_id is None else judge_reliability(store, None),
     )
 
 
@@ -68,7 +71,11 @@ def quality(
     return Quality(
         per_model,
         combine(measured.quality_by_category, ["model", "category"], policy),
-        combine(measured.quality_by_rounds, ["model", "rounds_setting"], policy),
+        combine(
+            measured.quality_by_rounds,
+            ["model", "rounds_setting"],
+            QualityPolicy(measured.judges_all_runs, accept_unreliable),
+        ),
         notes,
     )
 

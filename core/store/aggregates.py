@@ -52,6 +52,9 @@ GROUP BY ALL ORDER BY model
 # separately: reference checks where the question has one, and the judge (its expected rating
 # where token probabilities were stored, else its sampled one, on [0, 1]) only for answers
 # without a reference check. Which judge may count is decided by core/ranking/quality.py.
+# Judged: no reference check, and both the baseline and the refined answer rated, so the two
+# means cover the same answers.
+JUDGED = "final_correct IS NULL AND baseline_rating IS NOT NULL AND refined_rating IS NOT NULL"
 PERFORMANCE_SQL = f"""
 WITH {ITEM_SCORES_CTE},
 answers AS (
@@ -59,8 +62,12 @@ answers AS (
            CAST(r.config->>'rounds' AS INTEGER) AS rounds_setting,
            json_extract_string(r.config, '$.judge.name') AS judge,
            i.baseline_correct, i.final_correct,
-           (coalesce(s.baseline_expected, s.baseline_score) - 1) / 9 AS baseline_rating,
-           (coalesce(s.refined_expected, s.refined_score) - 1) / 9 AS refined_rating
+           -- Expected scores only where both sides have one, so baseline and refined are
+           -- always on the same footing.
+           (CASE WHEN s.baseline_expected IS NOT NULL AND s.refined_expected IS NOT NULL
+                 THEN s.baseline_expected ELSE s.baseline_score END - 1) / 9 AS baseline_rating,
+           (CASE WHEN s.baseline_expected IS NOT NULL AND s.refined_expected IS NOT NULL
+                 THEN s.refined_expected ELSE s.refined_score END - 1) / 9 AS refined_rating
     FROM run_items i
     JOIN runs r ON r.id = i.run_id
     LEFT JOIN item_scores s ON s.run_id = i.run_id AND s.item_no = i.item_no
@@ -71,9 +78,9 @@ SELECT model, {{group}} judge, count(*) AS items,
        count(final_correct) AS reference_items,
        avg(CAST(baseline_correct AS DOUBLE)) AS baseline_accuracy,
        avg(CAST(final_correct AS DOUBLE)) AS final_accuracy,
-       count(refined_rating) FILTER (WHERE final_correct IS NULL) AS judged_items,
-       avg(baseline_rating) FILTER (WHERE final_correct IS NULL) AS judge_baseline,
-       avg(refined_rating) FILTER (WHERE final_correct IS NULL) AS judge_refined
+       count(*) FILTER (WHERE {JUDGED}) AS judged_items,
+       avg(baseline_rating) FILTER (WHERE {JUDGED}) AS judge_baseline,
+       avg(refined_rating) FILTER (WHERE {JUDGED}) AS judge_refined
 FROM answers
 GROUP BY ALL ORDER BY ALL
 """

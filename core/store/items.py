@@ -27,11 +27,15 @@ item_scores AS (
                                        AND status = 'ok') AS refined_expected,
            -- P(the pair's first / second answer wins; tie), averaged over both orders: in
            -- order AB the first answer is A, in order BA it is B.
-           avg(CASE order_ab WHEN 'AB' THEN p_a ELSE p_b END)
-               FILTER (WHERE kind = 'pair' AND status = 'ok') AS p_first,
-           avg(CASE order_ab WHEN 'AB' THEN p_b ELSE p_a END)
-               FILTER (WHERE kind = 'pair' AND status = 'ok') AS p_second,
-           avg(p_tie) FILTER (WHERE kind = 'pair' AND status = 'ok') AS p_tie,
+           -- Only when both orders were scored: one order alone keeps its position bias.
+           CASE WHEN count(p_a) FILTER (WHERE kind = 'pair' AND status = 'ok') = 2 THEN
+               avg(CASE order_ab WHEN 'AB' THEN p_a ELSE p_b END)
+                   FILTER (WHERE kind = 'pair' AND status = 'ok') END AS p_first,
+           CASE WHEN count(p_a) FILTER (WHERE kind = 'pair' AND status = 'ok') = 2 THEN
+               avg(CASE order_ab WHEN 'AB' THEN p_b ELSE p_a END)
+                   FILTER (WHERE kind = 'pair' AND status = 'ok') END AS p_second,
+           CASE WHEN count(p_a) FILTER (WHERE kind = 'pair' AND status = 'ok') = 2 THEN
+               avg(p_tie) FILTER (WHERE kind = 'pair' AND status = 'ok') END AS p_tie,
            max(verdict) FILTER (WHERE kind = 'pair' AND order_ab = 'AB'
                                 AND status = 'ok') AS verdict_ab,
            max(verdict) FILTER (WHERE kind = 'pair' AND order_ab = 'BA'

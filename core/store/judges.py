@@ -44,9 +44,10 @@ SELECT judge_name AS judge,
 FROM orders GROUP BY judge_name ORDER BY judge_name
 """
 
-# The judge's rating of each answer that has a reference check, with the check's result.
+# The judge's rating of each answer that has a reference check, with the check's result; the
+# expected rating where stored, which ties far less often than the sampled one.
 REFERENCE_SQL = f"""
-SELECT j.judge_name AS judge, j.score AS rating,
+SELECT j.judge_name AS judge, coalesce(j.expected_score, j.score) AS rating,
        CASE j.subject WHEN 'baseline' THEN i.baseline_correct ELSE i.final_correct END
            AS correct
 FROM judgments j

@@ -10,6 +10,7 @@ from core.app.ranking import measurements, rank_models
 from core.errors import InvalidRequest
 from core.ranking.cost import HARDWARE_PRESETS
 from core.ranking.perfics import PRESETS
+from core.ranking.quality import UnreliableJudge
 from core.types import COST_BASES, Weights
 
 COLUMNS = [
@@ -53,7 +54,16 @@ def cmd_rank(args: argparse.Namespace) -> int:
     weights = parse_weights(args)
     hardware = HARDWARE_PRESETS[0]
     # Every column, even with nothing ranked yet, so --json always has the same shape.
-    ranking = rank_models(measurements(args.run), hardware, weights, args.accept_unreliable_judge)
+    measured = measurements(args.run)
+    try:
+        ranking = rank_models(measured, hardware, weights, args.accept_unreliable_judge)
+    except UnreliableJudge as exc:
+        if not args.json:
+            raise
+        # --json keeps one shape for scripts: the refusal, the judges and no models.
+        judges = {name: r.to_json() for name, r in measured.judges.items()}
+        print_json({"error": str(exc), "judges": judges, "notes": [], "models": []})
+        return 1
     ranked = ranking.ranked.reindex(columns=COLUMNS)
     if args.json:
         print_json(
