@@ -48,18 +48,18 @@ def test_killed_worker_shows_interrupted_with_resume_within_10_s(tmp_path, serve
     os.kill(pid, signal.SIGKILL)
     # Polled, not reloaded: the page notices the dead worker by itself.
     expect(page.locator("strong").filter(has_text="interrupted")).to_be_visible(timeout=10_000)
-    expect(page.get_by_role("button", name="Resume")).to_be_enabled(timeout=10_000)
+    expect(page.get_by_role("button", name="Resume", exact=True)).to_be_enabled(timeout=10_000)
     page.screenshot(path=str(ROOT / "data" / "browser-killed-run.png"), full_page=True)
     (run,) = [store.runs.get(r) for r in store.runs.benchmark_overview().id]
     assert run.status == "interrupted" and f"({pid})" in run.error
     done_before = run.done_units
     assert 1 <= done_before < run.total_units
 
-    page.get_by_role("button", name="Resume").click()
+    page.get_by_role("button", name="Resume", exact=True).click()
     expect(page.locator("strong").filter(has_text="running")).to_be_visible(timeout=30_000)
     resumed_pid = _worker_pid(store)
     assert resumed_pid != pid
-    stop = page.get_by_role("button", name="Stop")
+    stop = page.get_by_role("button", name="Stop", exact=True)
     expect(stop).to_be_enabled(timeout=10_000)
     stop.click()
     expect(page.locator("strong").filter(has_text="interrupted")).to_be_visible(timeout=30_000)
