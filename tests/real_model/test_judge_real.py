@@ -44,7 +44,15 @@ def _rating_messages(question: str, answer: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": prompt}]
 
 
-@pytest.mark.parametrize("model_name", ["smollm2", "gemma"])
+@pytest.mark.parametrize(
+    "model_name",
+    [
+        "smollm2",
+        # Known open defect (issue 9 note): on Gemma 3 270M (fallback prompt format) the greedy
+        # path through the computed distribution picks 4 where the sampler wrote 10.
+        pytest.param("gemma", marks=pytest.mark.xfail(strict=True, reason="open: see issue 9")),
+    ],
+)
 def test_probability_weighted_ratings_match_the_sampled_ones(model_name, real_models):
     """On both default models: the distribution sums to 1, its greedy path is the rating the
     sampler chose at temperature 0, the expected score lies inside 1..10, and a fresh model
