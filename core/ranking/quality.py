@@ -112,7 +112,7 @@ def refuse_unless_trusted(
     unusable = sorted(
         name for name, r in policy.judges.items() if r.verdict == JudgeVerdict.UNUSABLE
     )
-    reasons = "; ".join(f"{name} is unusable: {policy.judges[name].label()}" for name in unusable)
+    reasons = "; ".join(f"{name} is {policy.judges[name].label()}" for name in unusable)
     notes = []
     if not stranded.empty:
         message = (
