@@ -2,10 +2,11 @@
 
 import streamlit as st
 
+from core.app.formatting import with_ci
 from core.app.options import ARENA_MODES
 from core.app.results import arena_state, cast_vote
 from core.errors import PerficsError
-from pages.components.results_view import pick_run, with_ci
+from pages.components.results_view import pick_run
 
 MODE_LABELS = {"baseline_vs_refined": "Baseline vs refined", "model_vs_model": "Model vs model"}
 CHOICES = [

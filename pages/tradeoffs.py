@@ -24,6 +24,7 @@ RANKING_COLUMNS = [
     "seconds_per_answer",
     "money_per_1000",
     "items",
+    "quality_items",
     "performance_source",
     "judge_verdict",
     "on_pareto",
@@ -103,6 +104,12 @@ st.dataframe(
         "memory_gb": st.column_config.NumberColumn(format="%.3f"),
         "seconds_per_answer": st.column_config.NumberColumn(format="%.2f"),
         "money_per_1000": st.column_config.NumberColumn(format="%.4f"),
+        "items": st.column_config.NumberColumn("questions", help="Questions answered."),
+        "quality_items": st.column_config.NumberColumn(
+            "quality n",
+            help="Answers the quality figure rests on: reference checks and "
+            "ratings by a trusted judge.",
+        ),
     },
 )
 st.download_button(

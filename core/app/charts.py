@@ -38,7 +38,7 @@ def tradeoff_scatter(ranked: pd.DataFrame, points: pd.DataFrame, basis: str) -> 
     if not ranked.empty:
         hover = [
             f"{r.model}<br>PeRFICS {r.perfics:.3f} (rank {r.rank})<br>quality {r.performance:.2f}"
-            f" (gain {r.gain:+.2f}, n={r.items} items, {r.performance_source})<br>"
+            f" (gain {r.gain:+.2f}, n={r.quality_items} answers, {r.performance_source})<br>"
             f"{r.quantization or '?'} · {r.tokens_per_s or 0:.0f} tok/s · "
             f"{r.generations} generations"
             for r in ranked.itertuples()
@@ -84,7 +84,7 @@ def category_improvement(per_category: pd.DataFrame) -> go.Figure:
                 x=group.category,
                 y=group.improvement_pct,
                 name=model,
-                customdata=group["items"],
+                customdata=group["quality_items"],
                 hovertemplate="%{x}: %{y:+.1f}% (n=%{customdata})<extra></extra>",
             )
         )
@@ -103,7 +103,7 @@ def improvement_by_rounds(df: pd.DataFrame) -> go.Figure:
                 y=group.improvement_pct,
                 mode="lines+markers",
                 name=model,
-                customdata=group["items"],
+                customdata=group["quality_items"],
                 hovertemplate="%{x} round(s): %{y:+.1f}% (n=%{customdata})<extra></extra>",
             )
         )

@@ -8,7 +8,6 @@ import pandas as pd
 
 from core.app import context
 from core.evaluation import arena
-from core.evaluation.reliability import judge_reliability
 from core.evaluation.results import RunResults, item_table, run_results
 from core.types import ArenaPair, Question
 
@@ -18,7 +17,7 @@ __all__ = ["ArenaState", "RunResults", "arena_state", "cast_vote", "results", "r
 def results(run_id: str) -> RunResults:
     """A run's results with its judge's reliability verdict."""
     store = context.store()
-    return run_results(store, run_id, judge_reliability(store, run_id))
+    return run_results(store, run_id)
 
 
 @dataclass(frozen=True)

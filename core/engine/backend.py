@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from core.types import Generation, ModelInfo, SamplerSettings
+from core.types import ChoiceScores, Generation, ModelInfo, SamplerSettings
 
 OnToken = Callable[[str], None] | None
 
@@ -23,9 +23,10 @@ class Backend(Protocol):
         self, prompt: str, settings: SamplerSettings, on_token: OnToken = None
     ) -> Generation: ...
 
-    def choice_probabilities(
+    def score_choices(
         self, messages: list[dict[str, str]], prefix: str, choices: Sequence[str]
-    ) -> dict[str, float] | None:
-        """P(the assistant replies exactly `prefix + choice`) for each choice, renormalised over
-        the choices; None when the backend exposes no token probabilities."""
+    ) -> ChoiceScores | None:
+        """The assistant's reply `prefix + choice` among fixed choices: P(each choice),
+        renormalised over the choices, and the choice a temperature-0 sampler writes. None
+        when the backend exposes no token probabilities; the caller samples under a grammar."""
         ...

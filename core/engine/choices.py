@@ -8,6 +8,11 @@ children, plus the end-of-generation tokens where a choice may end, as after "Ra
 could still become "10") and renormalised, exactly as the grammar sampler masks the rest. A
 choice's probability is the product along its path. Nodes with a single continuation cost
 nothing; the ratings need two evaluations, the verdicts one.
+
+The greedy choice follows the same canonical tokens. A grammar-constrained sampler left to
+itself may spell the prefix in odd pieces (Gemma 3 270M wrote "Rating" as R+ati+ng in 5 of
+6 judge calls), and a small model's next digit then drifts from the one it gives after its own
+spelling; judging from the trie keeps the verdict and its probabilities about one reply.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from core.types import ChoiceScores
 
 END = -1  # the trie edge "the answer ends here"
 
@@ -36,46 +43,50 @@ def common_prefix(paths: Sequence[Sequence[int]]) -> int:
     return min(n, *(len(p) for p in paths))
 
 
-def choice_probabilities(
+def score_choices(
     context: Sequence[int],
     paths: dict[str, Sequence[int]],
     next_log_probs: NextLogProbs,
     end_tokens: np.ndarray,
-) -> dict[str, float]:
-    """P(choice) for each choice, summing to 1. paths: each choice's tokens (prefix included);
-    end_tokens: the ids of every end-of-generation token."""
+) -> ChoiceScores:
+    """P(choice) for each choice, summing to 1, and the greedy choice: the one a
+    temperature-0 sampler reaches by taking the likeliest allowed edge at every branching node.
+    paths: each choice's tokens (prefix included); end_tokens: every end-of-generation id."""
     if len({tuple(p) for p in paths.values()}) != len(paths):
         raise ValueError("two choices tokenise to the same tokens")
     shared = common_prefix(list(paths.values()))
     probabilities: dict[str, float] = {}
+    greedy: list[str] = []
 
-    def walk(tokens: list[int], depth: int, members: dict[str, Sequence[int]], p: float) -> None:
+    def walk(
+        tokens: list[int], depth: int, members: dict[str, Sequence[int]], p: float, best: bool
+    ) -> None:
         edges: dict[int, dict[str, Sequence[int]]] = {}
         for choice, path in members.items():
             edge = path[depth] if depth < len(path) else END
             edges.setdefault(edge, {})[choice] = path
         if len(edges) == 1:
-            ((edge, group),) = edges.items()
-            if edge == END:
-                probabilities.update({choice: p for choice in group})
-            else:
-                walk([*tokens, edge], depth + 1, group, p)
-            return
-        log_probs = next_log_probs(tokens)
-        weights = {
-            edge: float(np.exp(np.logaddexp.reduce(log_probs[end_tokens])))
-            if edge == END
-            else float(np.exp(log_probs[edge]))
-            for edge in edges
-        }
-        total = sum(weights.values())
+            weights = {next(iter(edges)): 1.0}
+        else:
+            log_probs = next_log_probs(tokens)
+            raw = {
+                edge: float(np.exp(np.logaddexp.reduce(log_probs[end_tokens])))
+                if edge == END
+                else float(np.exp(log_probs[edge]))
+                for edge in edges
+            }
+            total = sum(raw.values())
+            weights = {e: w / total if total > 0 else 1.0 / len(edges) for e, w in raw.items()}
+        likeliest = max(weights, key=weights.get)
         for edge, group in edges.items():
-            share = weights[edge] / total if total > 0 else 1.0 / len(edges)
+            on_greedy_path = best and edge == likeliest
             if edge == END:
-                probabilities.update({choice: p * share for choice in group})
+                probabilities.update({choice: p * weights[edge] for choice in group})
+                if on_greedy_path:
+                    greedy.extend(group)
             else:
-                walk([*tokens, edge], depth + 1, group, p * share)
+                walk([*tokens, edge], depth + 1, group, p * weights[edge], on_greedy_path)
 
     first = next(iter(paths.values()))
-    walk([*context, *first[:shared]], shared, paths, 1.0)
-    return probabilities
+    walk([*context, *first[:shared]], shared, paths, 1.0, True)
+    return ChoiceScores(probabilities=probabilities, greedy=greedy[0])

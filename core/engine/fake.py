@@ -8,6 +8,7 @@ against it behaves the same on a real model.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from core.engine.backend import OnToken
 from core.engine.grammar_choices import choices
 from core.engine.prompts import check_prompt, fallback_chat_prompt
 from core.errors import GenerationFailed, PromptTooLong
-from core.types import Generation, ModelInfo, SamplerSettings
+from core.types import ChoiceScores, Generation, ModelInfo, SamplerSettings
 
 FAKE_INFO = ModelInfo(
     name="fake-echo",
@@ -58,7 +59,6 @@ class FakeBackend:
         self.responder = responder
         self.prompts: list[str] = []
         self._cached_tokens: list[str] = []
-        self._last_text = ""
 
     def chat(
         self, messages: list[dict[str, str]], settings: SamplerSettings, on_token: OnToken = None
@@ -72,26 +72,26 @@ class FakeBackend:
         check_prompt(prompt)
         return self._run(prompt, prompt, settings, on_token, "completion")
 
-    def choice_probabilities(
+    def score_choices(
         self, messages: list[dict[str, str]], prefix: str, choices: Sequence[str]
-    ) -> dict[str, float] | None:
-        """Like a real model's, the distribution peaks on what it just answered to the same
-        conversation (70 %, the rest spread evenly); for any other conversation it is a
-        seeded function of the conversation."""
+    ) -> ChoiceScores | None:
+        """Like a real model's: its answer is what it writes to the conversation under the
+        choices' grammar (queued responses and the responder included), and its distribution
+        peaks there (70 %, the rest spread evenly)."""
         if not self.probabilities:
             return None
-        prompt = fallback_chat_prompt(messages)
-        if self.prompts and self.prompts[-1] == prompt and self._last_text.startswith(prefix):
-            answered = self._last_text.removeprefix(prefix)
-            if answered in choices and len(choices) > 1:
-                rest = 0.3 / (len(choices) - 1)
-                return {c: 0.7 if c == answered else rest for c in choices}
-        weights = {
-            c: 1 + int(hashlib.sha256(f"{prompt}|{prefix}{c}".encode()).hexdigest()[:4], 16)
-            for c in choices
-        }
-        total = sum(weights.values())
-        return {c: w / total for c, w in weights.items()}
+        alternatives = " | ".join(json.dumps(c) for c in choices)
+        grammar = f"root ::= {json.dumps(prefix)} ({alternatives})"
+        settings = SamplerSettings(temperature=0.0, seed=0, max_tokens=8, grammar=grammar)
+        text = self.chat(messages, settings).text.strip()
+        answered = text.removeprefix(prefix)
+        if answered not in choices:
+            raise GenerationFailed(f"the fake's answer {text!r} is none of the choices")
+        if len(choices) == 1:
+            return ChoiceScores(probabilities={answered: 1.0}, greedy=answered)
+        rest = 0.3 / (len(choices) - 1)
+        probabilities = {c: 0.7 if c == answered else rest for c in choices}
+        return ChoiceScores(probabilities=probabilities, greedy=answered)
 
     def _run(self, prompt, recorded_prompt, settings, on_token, prompt_format) -> Generation:
         self.prompts.append(prompt)
@@ -113,7 +113,6 @@ class FakeBackend:
         text, finish = self._truncate(full, settings, min(settings.max_tokens, room))
         # Like a KV cache, remember the prompt and the answer that followed it.
         self._cached_tokens = tokens + _words(text)
-        self._last_text = text
         for word in text.split(" "):
             if on_token:
                 on_token(word + " ")

@@ -16,11 +16,11 @@ import numpy as np
 import psutil
 
 from core.engine.backend import OnToken
-from core.engine.choices import choice_probabilities, log_softmax
+from core.engine.choices import log_softmax, score_choices
 from core.engine.prompts import FALLBACK_STOP, check_messages, check_prompt, fallback_chat_prompt
 from core.engine.registry import read_metadata
 from core.errors import GenerationFailed, InvalidRequest, PromptTooLong, UnusableModel
-from core.types import Generation, ModelInfo, SamplerSettings
+from core.types import ChoiceScores, Generation, ModelInfo, SamplerSettings
 
 
 def peak_rss_mb() -> float:
@@ -162,11 +162,11 @@ class LlamaBackend:
         )
         return tokens, tuple(formatted.stop or ())
 
-    def choice_probabilities(
+    def score_choices(
         self, messages: list[dict[str, str]], prefix: str, choices: Sequence[str]
-    ) -> dict[str, float]:
-        """P(each choice) as the assistant's whole reply `prefix + choice`, under the
-        grammar-constrained sampler (see core/engine/choices.py)."""
+    ) -> ChoiceScores:
+        """The assistant's reply `prefix + choice`: P(each choice) under the grammar's mask
+        and the greedy choice, both on the model's own tokens (see core/engine/choices.py)."""
         context, _ = self._chat_tokens(messages)
         paths = {
             c: self.llm.tokenize((prefix + c).encode("utf-8"), add_bos=False, special=False)
@@ -176,9 +176,7 @@ class LlamaBackend:
             raise PromptTooLong(len(context), self.n_ctx)
         with self.lock:
             try:
-                return choice_probabilities(
-                    context, paths, self._next_log_probs, self._end_tokens()
-                )
+                return score_choices(context, paths, self._next_log_probs, self._end_tokens())
             except (RuntimeError, ValueError) as exc:
                 raise GenerationFailed(f"{self.info.name} failed while scoring: {exc}") from exc
 
@@ -201,7 +199,12 @@ class LlamaBackend:
             self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
             reuse = 0
         self.llm.n_tokens = reuse
-        self.llm.eval(list(tokens[reuse:]))
+        # The last token always goes through alone: llama.cpp's kernels differ with the batch
+        # size, and a token evaluated inside a long batch gets logits about 1e-3 away from the
+        # same token evaluated alone, so a repeated question would not get the same answer.
+        if len(tokens) - reuse > 1:
+            self.llm.eval(list(tokens[reuse:-1]))
+        self.llm.eval([tokens[-1]])
         n_vocab = self.llm.n_vocab()
         logits = np.ctypeslib.as_array(
             llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1), shape=(n_vocab,)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from core.errors import InvalidRequest
 from core.evaluation.metrics import FIRST, SECOND, TIE
-from core.evaluation.results import item_table, model_pairs
+from core.evaluation.outcomes import item_table, model_pairs
 from core.evaluation.stats import bradley_terry
 from core.store import Store
 from core.types import ArenaPair, ItemKind

@@ -55,23 +55,26 @@ def _reference(reference: str | None) -> str:
     return REFERENCE_BLOCK.format(reference=_clip(reference)) if reference else ""
 
 
-def _ask(judge: Backend, messages: list[dict[str, str]], grammar: str) -> str:
+def _choose(
+    judge: Backend,
+    messages: list[dict[str, str]],
+    grammar: str,
+    prefix: str,
+    choices: tuple[str, ...],
+) -> tuple[str, dict[str, float] | None]:
+    """The judge's answer and its distribution over the choices. A backend with token
+    probabilities answers on its own tokens (the greedy choice, see core/engine/choices.py);
+    any other is sampled under the grammar and carries no distribution."""
+    scorer = getattr(judge, "score_choices", None)
+    scored = scorer(messages, prefix, choices) if scorer is not None else None
+    if scored is not None:
+        return scored.greedy, scored.probabilities
     settings = SamplerSettings(grammar=grammar, **JUDGE_SETTINGS)
-    return judge.chat(messages, settings).text.strip()
-
-
-def _probabilities(
-    judge: Backend, messages: list[dict[str, str]], prefix: str, choices: tuple[str, ...]
-) -> dict[str, float] | None:
-    """The judge's distribution over the allowed verdicts, or None where the backend has no
-    token probabilities or scoring fails: the sampled verdict stands on its own then."""
-    scorer = getattr(judge, "choice_probabilities", None)
-    if scorer is None:
-        return None
-    try:
-        return scorer(messages, prefix, choices)
-    except PerficsError:
-        return None
+    text = judge.chat(messages, settings).text.strip()
+    answer = text.removeprefix(prefix)
+    if answer not in choices:
+        raise ValueError(f"unexpected verdict {text!r}")
+    return answer, None
 
 
 def expected_rating(probabilities: dict[str, float] | None) -> float | None:
@@ -89,12 +92,10 @@ def grade(
     )
     messages = [{"role": "user", "content": prompt}]
     try:
-        text = _ask(judge, messages, SINGLE_GRAMMAR)
-        score = float(text.removeprefix("Rating: "))
+        rating, p = _choose(judge, messages, SINGLE_GRAMMAR, "Rating: ", RATINGS)
     except (PerficsError, ValueError) as exc:
         return Judgment("single", subject, "failed", error=f"{type(exc).__name__}: {exc}")
-    expected = expected_rating(_probabilities(judge, messages, "Rating: ", RATINGS))
-    return Judgment("single", subject, "ok", score=score, expected_score=expected)
+    return Judgment("single", subject, "ok", score=float(rating), expected_score=expected_rating(p))
 
 
 def compare(
@@ -112,15 +113,12 @@ def compare(
     )
     messages = [{"role": "user", "content": prompt}]
     try:
-        text = _ask(judge, messages, PAIR_GRAMMAR)
-        verdict = text.removeprefix("Verdict: ")
-        if verdict not in VERDICTS:
-            raise ValueError(f"unexpected verdict {text!r}")
+        verdict, p = _choose(judge, messages, PAIR_GRAMMAR, "Verdict: ", VERDICTS)
     except (PerficsError, ValueError) as exc:
         return Judgment(
             "pair", subject, "failed", order_ab=order_ab, error=f"{type(exc).__name__}: {exc}"
         )
-    p = _probabilities(judge, messages, "Verdict: ", VERDICTS) or {}
+    p = p or {}
     return Judgment(
         "pair",
         subject,

@@ -10,7 +10,6 @@ all use these; tests pin each on a hand-worked example.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import overload
 
 import pandas as pd
@@ -48,11 +47,3 @@ def refined_share(outcome: str | None) -> float | None:
 
 def describe_refinement_outcome(outcome: str | None) -> str:
     return _REFINEMENT_OUTCOME_TEXT.get(outcome, "not judged") if outcome else "not judged"
-
-
-def position_inconsistency_rate(consistent: Iterable[bool | None]) -> tuple[float | None, int]:
-    """(share of pairs whose two orders disagreed, pairs judged in both orders)."""
-    judged = [c for c in consistent if c is not None and c == c]
-    if not judged:
-        return None, 0
-    return sum(1 for c in judged if not c) / len(judged), len(judged)

@@ -18,6 +18,7 @@ from core.types import JudgeReliability, JudgeVerdict
 QUALITY_COLUMNS = [
     "performance",
     "baseline_performance",
+    "quality_items",  # the answers quality rests on: reference checks plus trusted ratings
     "reference_items",
     "judged_items",
     "excluded_items",
@@ -86,6 +87,7 @@ def combine(parts: pd.DataFrame, keys: list[str], policy: QualityPolicy) -> pd.D
                 "items": int(group["items"].sum()),
                 "performance": refined,
                 "baseline_performance": baseline,
+                "quality_items": n,
                 "reference_items": ref_n,
                 "judged_items": judge_n,
                 "excluded_items": int(group.excluded_n.sum()),

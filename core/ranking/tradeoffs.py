@@ -104,6 +104,7 @@ def model_table(measured: Measurements, hw: HardwareProfile, scored: Quality) ->
                 "performance_source": p.performance_source,
                 "judge_verdict": p.judge_verdict,
                 "items": int(p.items),
+                "quality_items": int(p.quality_items),
                 "memory_gb": _memory_gb(e),
                 "seconds_per_answer": final.seconds_per_answer,
                 "seconds_per_answer_baseline": first.seconds_per_answer,

@@ -127,11 +127,3 @@ class ItemTable:
     def scores(self, run_id: str, kind: ItemKind) -> pd.DataFrame:
         """Finished units of one kind with their judge scores and both pair verdicts."""
         return self.db.query_df(UNIT_SCORES_SQL, [run_id, run_id, run_id, kind])
-
-    def judgment_counts(self, run_id: str) -> tuple[int, int, int]:
-        """(all, parsed, failed) judgments of a run."""
-        return self.db.rows(
-            "SELECT count(*), count(*) FILTER (WHERE status = 'ok'), "
-            "count(*) FILTER (WHERE status = 'failed') FROM judgments WHERE run_id = ?",
-            [run_id],
-        )[0]

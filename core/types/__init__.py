@@ -1,7 +1,7 @@
 """Frozen records that cross layer boundaries. Every layer may import them; they import
 nothing from the project but its errors."""
 
-from core.types.engine import Generation, ModelInfo, SamplerSettings
+from core.types.engine import ChoiceScores, Generation, ModelInfo, SamplerSettings
 from core.types.evaluation import (
     ArenaPair,
     ItemKey,
@@ -35,6 +35,7 @@ from core.types.runs import (
 )
 
 __all__ = [
+    "ChoiceScores",
     "COST_BASES",
     "AnswerCost",
     "ApiPrice",

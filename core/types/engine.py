@@ -83,3 +83,13 @@ class Generation:
     @property
     def prompt_tokens_reused(self) -> int:
         return self.prompt_tokens - self.prompt_tokens_evaluated
+
+
+@dataclass(frozen=True)
+class ChoiceScores:
+    """A model's answer among a few fixed choices (ratings, verdicts) and its distribution
+    over them. `greedy` is what a temperature-0 sampler writes when the reply is spelled in
+    the model's own tokens."""
+
+    probabilities: dict[str, float]
+    greedy: str

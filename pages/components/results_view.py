@@ -5,19 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.app.formatting import estimate
 from core.app.runs import overview
-
-
-def with_ci(value, low, high, n, fmt: str = "{:.2f}") -> str:
-    if value is None or value != value:
-        return "–"
-    if low is None or low != low:
-        return f"{fmt.format(value)} (n={n})"
-    return f"{fmt.format(value)} [{fmt.format(low)}–{fmt.format(high)}] (n={n})"
-
-
-def _estimate(r: dict, column: str, fmt: str = "{:.2f}") -> str:
-    return with_ci(r[column], r[f"{column}_low"], r[f"{column}_high"], r[f"{column}_n"], fmt)
 
 
 def results_table(rows: list[dict], judge_label: str) -> pd.DataFrame:
@@ -31,16 +20,16 @@ def results_table(rows: list[dict], judge_label: str) -> pd.DataFrame:
                 "model": r["model"],
                 "category": r["category"],
                 "items": r["items"],
-                "reference accuracy, baseline": _estimate(r, "baseline_accuracy", "{:.0%}"),
-                "reference accuracy, refined": _estimate(r, "final_accuracy", "{:.0%}"),
-                f"baseline score{judged}": _estimate(r, "baseline_score"),
-                f"refined score{judged}": _estimate(r, "refined_score"),
-                f"E[baseline]{judged}": _estimate(r, "baseline_expected"),
-                f"E[refined]{judged}": _estimate(r, "refined_expected"),
+                "reference accuracy, baseline": estimate(r, "baseline_accuracy", "{:.0%}"),
+                "reference accuracy, refined": estimate(r, "final_accuracy", "{:.0%}"),
+                f"baseline score{judged}": estimate(r, "baseline_score"),
+                f"refined score{judged}": estimate(r, "refined_score"),
+                f"E[baseline]{judged}": estimate(r, "baseline_expected"),
+                f"E[refined]{judged}": estimate(r, "refined_expected"),
                 "improvement %": None
                 if r["improvement_pct"] is None
                 else round(r["improvement_pct"], 1),
-                f"refined win rate{judged}": _estimate(r, "refined_win_rate", "{:.0%}"),
+                f"refined win rate{judged}": estimate(r, "refined_win_rate", "{:.0%}"),
                 "W/T/L": f"{r['refined_wins']}/{r['ties']}/{r['baseline_wins']}",
                 "failed": r["failed_items"],
             }

@@ -55,8 +55,13 @@ def test_judge_shows_both_orders_and_parses():
 
 
 def test_unparseable_or_failing_judge_is_stored_as_failure():
-    junk = grade(FakeBackend(responses=["Rating: great"]), "Q?", "answer", "baseline")
+    # A sampled judge (no token probabilities) whose reply is none of the choices.
+    sampled = FakeBackend(responses=["Rating: great"], probabilities=False)
+    junk = grade(sampled, "Q?", "answer", "baseline")
     assert (junk.status, junk.score) == ("failed", None) and "ValueError" in junk.error
+    scored = grade(FakeBackend(responses=["Rating: great"]), "Q?", "answer", "baseline")
+    assert (scored.status, scored.score) == ("failed", None)
+    assert "none of the choices" in scored.error
     broken = grade(FakeBackend(fail_on_call=1), "Q?", "answer", "baseline")
     assert broken.status == "failed" and "GenerationFailed" in broken.error
     odd = compare(FakeBackend(responses=["Verdict: C"]), "Q?", "a", "b", "x|y", "AB")
@@ -140,4 +145,5 @@ def test_a_failed_second_order_does_not_become_a_win(tmp_path):
     report = run_results(store, run_id)
     summary = report.summary.iloc[-1]
     assert summary["baseline_wins"] == summary["refined_wins"] == summary["ties"] == 0
-    assert report.judge_stats.failed == 2
+    judge = report.reliability
+    assert judge.judgments * (1 - judge.parse_rate) == pytest.approx(2)  # 2 failed judgments

@@ -11,7 +11,6 @@ from core.evaluation.benchmark import create_run, run_benchmark
 from core.evaluation.metrics import (
     describe_refinement_outcome,
     improvement_pct,
-    position_inconsistency_rate,
     refined_share,
 )
 from core.evaluation.results import run_results, summarise
@@ -45,12 +44,6 @@ def test_refined_share_of_one_pair():
     assert describe_refinement_outcome("second") == "refined wins"
     assert describe_refinement_outcome("first") == "baseline wins"
     assert describe_refinement_outcome(None) == "not judged"
-
-
-def test_position_inconsistency_counts_only_pairs_judged_in_both_orders():
-    rate, n = position_inconsistency_rate([True, False, False, None, True, float("nan")])
-    assert (rate, n) == (0.5, 4)  # 2 of the 4 judged pairs disagreed with themselves
-    assert position_inconsistency_rate([None]) == (None, 0)
 
 
 def _items(baseline, refined, outcomes, expected=None, p_second=None, correct=None):
@@ -143,13 +136,13 @@ def test_a_judge_that_prefers_refinement_gives_the_expected_headline_numbers(tmp
     assert (row.baseline_score, row.refined_score) == (4.0, 6.0)
     assert row.improvement_pct == pytest.approx(50.0)  # (6 - 4) / 4
     assert row.refined_win_rate == 1.0 and row.refined_wins == 4 and row.baseline_wins == 0
-    assert report.judge_stats.position_inconsistency_rate == 0.0
-    assert report.judge_stats.pairs_judged_both_orders == 4
+    assert report.reliability.position_inconsistency == 0.0
+    assert report.reliability.pairs == 4
 
 
 def test_a_position_biased_judge_is_caught_and_its_pairs_count_as_ties(tmp_path):
     report = _run(tmp_path, _biased_judge)
     row = report.summary.set_index("category").loc["all"]
-    assert report.judge_stats.position_inconsistency_rate == 1.0  # 4 of 4 pairs
+    assert report.reliability.position_inconsistency == 1.0  # 4 of 4 pairs
     assert row.ties == 4 and row.refined_win_rate == 0.5
     assert row.improvement_pct == 0.0

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.engine.choices import choice_probabilities
+from core.engine.choices import score_choices
 from core.engine.fake import FAKE_INFO, FakeBackend
 from core.evaluation.benchmark import create_run, run_benchmark
 from core.evaluation.judge import (
@@ -49,10 +49,23 @@ def test_choice_probabilities_hand_worked_trie():
         seen.append(tuple(tokens))
         return tables[tuple(tokens)]
 
-    p = choice_probabilities([9], {"1": [1], "10": [1, 2], "2": [3]}, next_log_probs, np.array([4]))
-    assert p == pytest.approx({"1": 1 / 6, "10": 1 / 2, "2": 1 / 3})
-    assert expected_rating(p) == pytest.approx(1 / 6 + 10 / 2 + 2 / 3)
+    scored = score_choices([9], {"1": [1], "10": [1, 2], "2": [3]}, next_log_probs, np.array([4]))
+    assert scored.probabilities == pytest.approx({"1": 1 / 6, "10": 1 / 2, "2": 1 / 3})
+    assert scored.greedy == "10"
+    assert expected_rating(scored.probabilities) == pytest.approx(1 / 6 + 10 / 2 + 2 / 3)
     assert seen == [(9,), (9, 1)]  # two evaluations, none for the single-path leaves
+
+
+def test_the_greedy_choice_follows_the_sampler_not_the_likeliest_answer():
+    """Root: "1" 0.55 against "2" 0.45. After "1": "0" 0.6 against the end 0.4. So P(10) =
+    0.33, P(1) = 0.22, P(2) = 0.45: "2" is the likeliest answer, yet a greedy sampler takes
+    "1" first and then "0", writing 10."""
+    tables = {(9,): _log_probs({1: 0.55, 3: 0.45}), (9, 1): _log_probs({2: 0.6, 4: 0.4})}
+    scored = score_choices(
+        [9], {"1": [1], "10": [1, 2], "2": [3]}, lambda t: tables[tuple(t)], np.array([4])
+    )
+    assert scored.probabilities == pytest.approx({"1": 0.22, "10": 0.33, "2": 0.45})
+    assert scored.greedy == "10"
 
 
 def test_choice_probabilities_skip_the_shared_prefix():
@@ -63,10 +76,11 @@ def test_choice_probabilities_skip_the_shared_prefix():
         calls.append(tuple(tokens))
         return _log_probs({3: 0.2, 4: 0.2, 5: 0.1}, vocab=6)
 
-    p = choice_probabilities(
+    scored = score_choices(
         [0], {"A": [1, 2, 3], "B": [1, 2, 4], "tie": [1, 2, 5]}, next_log_probs, np.array([0])
     )
-    assert p == pytest.approx({"A": 0.4, "B": 0.4, "tie": 0.2})
+    assert scored.probabilities == pytest.approx({"A": 0.4, "B": 0.4, "tie": 0.2})
+    assert scored.greedy == "A"  # a tie between A and B goes to the first, as argmax does
     assert calls == [(0, 1, 2)]
 
 
@@ -185,6 +199,7 @@ def test_references_first_then_a_trusted_judge_hand_worked():
     assert row.performance == pytest.approx(0.65)
     assert row.baseline_performance == pytest.approx(0.4)
     assert row.performance_source == "reference (n=4) + judge (n=6)"
+    assert (row["items"], row.quality_items) == (10, 10)
     assert row.improvement_pct == pytest.approx((0.65 - 0.4) / 0.4 * 100)
 
 
@@ -197,6 +212,7 @@ def test_an_unusable_judge_is_left_out_and_references_carry_quality():
         "reference (n=4)",
         6,
     )
+    assert (row["items"], row.quality_items) == (10, 4)  # the chart's n is the 4 it rests on
     notes = refuse_unless_trusted(table, policy)
     assert "left out" in notes[0] and "j is unusable" in notes[0]
 

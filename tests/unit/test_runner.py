@@ -67,7 +67,7 @@ def test_run_stores_its_full_configuration_and_every_unit(tmp_path):
     assert progress(store, run_id) == (9, 9)
     assert store.items.pending(run_id) == []
     results = run_results(store, run_id).to_json()
-    assert results["judge_stats"]["parse_rate"] == 1.0
+    assert results["judge_reliability"]["parse_rate"] == 1.0
     assert {r["model"] for r in results["results"]} == {"fake-echo", "fake-two"}
     assert len(results["model_vs_model"]) == 3
 

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from core.app import context, runs, worker
 from core.app.cli.common import add_sampling_args, print_json, sampler_settings
+from core.app.formatting import estimate
 from core.app.results import results
 from core.errors import InvalidRequest
 from core.evaluation.judge import base_model_note, default_judge, judge_choice_reason
@@ -122,13 +123,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ci(value, low, high, n, fmt="{:.2f}") -> str:
-    if value is None or value != value:
-        return "–"
-    interval = "" if low is None or low != low else f" [{fmt.format(low)}–{fmt.format(high)}]"
-    return f"{fmt.format(value)}{interval} (n={n})"
-
-
 def _print_results(report: dict) -> None:
     rows = report["results"]
     print("quality from reference checks (1 = passed), 95% bootstrap CIs:")
@@ -136,8 +130,8 @@ def _print_results(report: dict) -> None:
         if r["reference_items"]:
             print(
                 f"  {r['model']:<32} {r['category']:<15} baseline "
-                f"{_ci(*(r[f'baseline_accuracy{k}'] for k in ('', '_low', '_high', '_n')))}"
-                f"  refined {_ci(*(r[f'final_accuracy{k}'] for k in ('', '_low', '_high', '_n')))}"
+                f"{estimate(r, 'baseline_accuracy')}"
+                f"  refined {estimate(r, 'final_accuracy')}"
             )
     judge = report["judge_reliability"]
     if judge is None:
@@ -148,7 +142,7 @@ def _print_results(report: dict) -> None:
     print("judge ratings 1-10, sampled and probability-weighted (expected):")
     for r in rows:
         parts = [
-            f"{name} {_ci(*(r[f'{col}{k}'] for k in ('', '_low', '_high', '_n')))}"
+            f"{name} {estimate(r, col)}"
             for name, col in (
                 ("baseline", "baseline_score"),
                 ("refined", "refined_score"),

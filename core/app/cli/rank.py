@@ -24,6 +24,7 @@ COLUMNS = [
     "performance_source",
     "judge_verdict",
     "items",
+    "quality_items",
     "cost",
     "memory_gb",
     "seconds_per_answer",
