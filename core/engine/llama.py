@@ -16,7 +16,8 @@ import numpy as np
 import psutil
 
 from core.engine.backend import OnToken
-from core.engine.choices import log_softmax, score_choices
+from core.engine.choices import score_choices
+from core.engine.llama_scoring import CanonicalScorer
 from core.engine.prompts import FALLBACK_STOP, check_messages, check_prompt, fallback_chat_prompt
 from core.engine.registry import read_metadata
 from core.errors import GenerationFailed, InvalidRequest, PromptTooLong, UnusableModel
@@ -69,6 +70,7 @@ class LlamaBackend:
         self._formatter = self._chat_formatter()
         self._grammars: dict[str, object] = {}
         self._eog: np.ndarray | None = None
+        self._scorer = CanonicalScorer(self.llm)
         self._instrument()
 
     def _measure_footprint(self) -> float:
@@ -176,40 +178,11 @@ class LlamaBackend:
             raise PromptTooLong(len(context), self.n_ctx)
         with self.lock:
             try:
-                return score_choices(context, paths, self._next_log_probs, self._end_tokens())
+                return score_choices(
+                    context, paths, self._scorer.next_log_probs, self._end_tokens()
+                )
             except (RuntimeError, ValueError) as exc:
                 raise GenerationFailed(f"{self.info.name} failed while scoring: {exc}") from exc
-
-    def _next_log_probs(self, tokens: Sequence[int]) -> np.ndarray:
-        """Next-token log-probabilities after `tokens`, evaluating only what the KV cache does
-        not already hold. Call with the lock held."""
-        import llama_cpp
-
-        cached = self.llm.n_tokens
-        reuse = 0
-        for a, b in zip(self.llm.input_ids[:cached], tokens, strict=False):
-            if a != b:
-                break
-            reuse += 1
-        reuse = min(reuse, len(tokens) - 1)  # the last token is evaluated for its logits
-        if not self.llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
-            # Recurrent and hybrid models cannot drop part of their state: start afresh
-            # rather than decode on top of tokens that should no longer be there.
-            self.llm.reset()
-            self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
-            reuse = 0
-        self.llm.n_tokens = reuse
-        # The last token always goes through alone: llama.cpp's kernels differ with the batch
-        # size, and a token evaluated inside a long batch gets logits about 1e-3 away from the
-        # same token evaluated alone, so a repeated question would not get the same answer.
-        if len(tokens) - reuse > 1:
-            self.llm.eval(list(tokens[reuse:-1]))
-        self.llm.eval([tokens[-1]])
-        n_vocab = self.llm.n_vocab()
-        logits = np.ctypeslib.as_array(
-            llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1), shape=(n_vocab,)
-        )
-        return log_softmax(logits)
 
     def _end_tokens(self) -> np.ndarray:
         if self._eog is None:
@@ -237,6 +210,7 @@ class LlamaBackend:
         parts: list[str] = []
         finish = "length"
         with self.lock:
+            self._scorer.forget()  # the generation below rewrites the KV cache
             self._evaluated.clear()
             self._sampled.clear()
             start = time.perf_counter()

@@ -2,7 +2,14 @@
 
 import pytest
 
-from core.evaluation.judge import combine_orders, grade, judge_pair
+from core.evaluation.judge import (
+    JUDGE_SETTINGS,
+    SINGLE_GRAMMAR,
+    combine_orders,
+    grade,
+    judge_pair,
+)
+from core.types import SamplerSettings
 
 pytestmark = pytest.mark.real_model
 
@@ -76,11 +83,15 @@ def test_judge_ratings_are_the_greedy_choice_on_the_models_own_tokens(model_name
             assert f"{judged.score:g}" == scored.greedy == _sampled_after_prefix(warm, messages)
             mean = sum(int(r) * q for r, q in scored.probabilities.items())
             assert mean == pytest.approx(judged.expected_score)
-    fresh = LlamaBackend(resolve(name, real_models), n_ctx=2048, threads=2)
+    # History independence: a fresh model, and one that has just sampled "Rating: N" to the
+    # same question token by token (so its KV cache holds single-step entries for the
+    # prefix), give exactly the same probabilities.
     messages = _rating_messages(*CASES[0][:2])
+    warm.chat(messages, SamplerSettings(grammar=SINGLE_GRAMMAR, **JUDGE_SETTINGS))
+    fresh = LlamaBackend(resolve(name, real_models), n_ctx=2048, threads=2)
     cold = fresh.score_choices(messages, "Rating: ", RATINGS).probabilities
     hot = warm.score_choices(messages, "Rating: ", RATINGS).probabilities
-    assert max(abs(cold[r] - hot[r]) for r in RATINGS) < 1e-3
+    assert cold == hot
     warm.close()
     fresh.close()
 
