@@ -1,4 +1,11 @@
-"""Showing model output as text: Markdown specials escaped, and word-level diffs."""
+"""Showing model output as text: Markdown specials escaped, and word-level diffs.
+
+Model output is untrusted. Rendered as Markdown it could make the browser fetch a remote image
+(`![x](http://…)`) or turn a URL into a link; escaped, it is shown exactly as written and the
+browser fetches nothing. Streamlit never renders raw HTML in markdown, so `<script>` stays text.
+Every page shows model text (answers, critiques, questions and references from imported
+suites) through `show_model_text` or `escape`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,11 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
 
 def escape(text: str) -> str:
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+def show_model_text(container, text: str | None, empty: str = "_(empty answer)_") -> None:
+    """Untrusted text into a Streamlit container (st, a column, an st.empty() slot)."""
+    container.markdown(escape(text) if text else empty)
 
 
 def diff_markdown(before: str, after: str) -> str:
