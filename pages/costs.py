@@ -3,7 +3,9 @@
 import streamlit as st
 
 from core.app.charts import break_even as break_even_chart
+from core.app.formatting import money
 from core.app.options import API_PRESETS, HARDWARE_PRESETS
+from core.app.preferences import CURRENCIES
 from core.app.ranking import break_even, cost_table
 from core.errors import PerficsError
 from core.types import ApiPrice, HardwareProfile
@@ -13,14 +15,32 @@ st.title("Costs")
 current = hardware()
 st.subheader("Hardware profile")
 presets = {h.name: h for h in HARDWARE_PRESETS}
-base = presets.get(st.selectbox("Start from", list(presets), key="costs_preset"), current)
-c1, c2, c3 = st.columns(3)
+SAVED = "Your saved profile"
+base = presets.get(st.selectbox("Start from", [SAVED, *presets], key="costs_preset"), current)
+c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
 name = c1.text_input("Name", base.name, key=f"costs_name_{base.name}")
-per_hour = c2.number_input(
-    "Rent per hour", 0.0, 1000.0, base.cost_per_hour, 0.01, key=f"costs_hour_{base.name}"
+currency = c2.selectbox(
+    "Currency",
+    CURRENCIES,
+    index=CURRENCIES.index(current.currency) if current.currency in CURRENCIES else 0,
+    key="costs_currency",
+    help="Every money figure is shown in it. Prices you enter are in it too.",
 )
-price = c3.number_input(
-    "Purchase price", 0.0, 1e6, base.purchase_price, 50.0, key=f"costs_price_{base.name}"
+per_hour = c3.number_input(
+    f"Rent per hour ({currency})",
+    0.0,
+    1000.0,
+    base.cost_per_hour,
+    0.01,
+    key=f"costs_hour_{base.name}",
+)
+price = c4.number_input(
+    f"Purchase price ({currency})",
+    0.0,
+    1e6,
+    base.purchase_price,
+    50.0,
+    key=f"costs_price_{base.name}",
 )
 c1, c2, c3 = st.columns(3)
 years = c1.number_input(
@@ -30,18 +50,23 @@ watts = c2.number_input(
     "Power draw (W)", 0.0, 5000.0, base.watts, 5.0, key=f"costs_watts_{base.name}"
 )
 kwh = c3.number_input(
-    "Electricity per kWh", 0.0, 10.0, base.electricity_per_kwh, 0.01, key=f"costs_kwh_{base.name}"
+    f"Electricity per kWh ({currency})",
+    0.0,
+    10.0,
+    base.electricity_per_kwh,
+    0.01,
+    key=f"costs_kwh_{base.name}",
 )
 try:
-    hw = HardwareProfile(name, per_hour, price, years, watts, kwh)
+    hw = HardwareProfile(name, per_hour, price, years, watts, kwh, currency)
     save(hw)
 except PerficsError as exc:
     st.error(str(exc))
     st.stop()
 st.caption(
-    f"Fixed {hw.fixed_per_month:,.2f} per month (purchase over its lifetime, rent for a "
-    f"machine up all month); {hw.variable_per_hour:,.4f} per hour of inference "
-    "(electricity)."
+    f"Fixed {money(hw.fixed_per_month, currency)} per month (purchase over its lifetime, rent "
+    f"for a machine up all month); {money(hw.variable_per_hour, currency, 4)} per hour of "
+    "inference (electricity). Saved for next time."
 )
 
 table = cost_table(hw)
@@ -57,14 +82,14 @@ api_preset = {a.name: a for a in API_PRESETS}[
 ]
 c1, c2, c3, c4 = st.columns(4)
 in_price = c1.number_input(
-    "API input / 1M tokens",
+    f"API input / 1M tokens ({currency})",
     0.0,
     1000.0,
     api_preset.input_per_million,
     key=f"costs_in_{api_preset.name}",
 )
 out_price = c2.number_input(
-    "API output / 1M tokens",
+    f"API output / 1M tokens ({currency})",
     0.0,
     1000.0,
     api_preset.output_per_million,
@@ -73,16 +98,20 @@ out_price = c2.number_input(
 prompt_tokens = c3.number_input("Prompt tokens per request", 1, 100_000, 2000, key="costs_pt")
 output_tokens = c4.number_input("Output tokens per request", 1, 100_000, 1000, key="costs_ot")
 st.caption(
-    f"API prices as of {api_preset.as_of} ({api_preset.note}); edit them for today's. "
-    "They are not live prices."
+    f"API prices as of {api_preset.as_of} ({api_preset.note}), in USD; edit them for today's "
+    f"prices in {currency}. They are not live prices."
 )
 api = ApiPrice(api_preset.name, in_price, out_price, api_preset.as_of)
 row = table.set_index("model").loc[model]
 curve = break_even(row, hw, api, refined, prompt_tokens, output_tokens)
-st.plotly_chart(break_even_chart(curve, api.name), key="costs_chart")
+st.plotly_chart(break_even_chart(curve, api.name, currency), key="costs_chart")
 m1, m2, m3 = st.columns(3)
 crossing = curve.crossing
-m1.metric("Break-even", "never" if crossing is None else f"{crossing:,.0f} requests/month")
+m1.metric(
+    "Break-even (requests per month)",
+    "never" if crossing is None else f"{crossing:,.0f}",
+    help="Above this many requests a month, running locally costs less than the API.",
+)
 m2.metric(
     "Local seconds per request",
     f"{curve.local.seconds:.1f} s",

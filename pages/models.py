@@ -9,7 +9,9 @@ from core.app.generate import generate
 from core.app.options import default_model, model_row
 from core.errors import PerficsError
 from pages.components import resources
+from pages.components.model_table import MODEL_COLUMNS
 from pages.components.sampler import sampler_inputs
+from pages.components.text import show_model_text
 
 st.title("Models")
 
@@ -35,10 +37,11 @@ columns = [
     "sha256",
 ]
 table = pd.DataFrame([model_row(m) for m in models])[columns]
-st.dataframe(table, hide_index=True, width="stretch")
+table["reason"] = table.reason.fillna("")
+st.dataframe(table, hide_index=True, width="stretch", column_config=MODEL_COLUMNS)
 unusable = [m for m in models if not m.usable]
 if unusable:
-    st.warning(f"{len(unusable)} file(s) cannot be used; the *reason* column says why.")
+    st.warning(f"{len(unusable)} file(s) cannot be used; the *Why not usable* column says why.")
 
 usable = [m for m in models if m.usable]
 if not usable:
@@ -67,26 +70,32 @@ if submitted:
         global last_draw
         streamed.append(piece)
         if time.monotonic() - last_draw > 0.05:
-            out.markdown("".join(streamed))
+            show_model_text(out, "".join(streamed))
             last_draw = time.monotonic()
 
     try:
         outcome = generate(resources.backend(info), prompt, settings, show)
         st.session_state["models_last"] = outcome.generation
     except PerficsError as exc:
+        st.session_state.pop("models_last", None)  # the answer below would be from before
         st.error(str(exc))
     out.empty()
 
 gen = st.session_state.get("models_last")
 if gen is not None:
-    st.markdown(gen.text or "_(empty answer)_")
+    show_model_text(st, gen.text)
     m = st.columns(6)
     m[0].metric("Completion tokens", gen.completion_tokens)
     m[1].metric("Tokens/s", f"{gen.gen_tokens_per_s:.1f}" if gen.gen_tokens_per_s else "–")
     m[2].metric("Time to first token", f"{gen.ttft_s:.2f} s")
     m[3].metric("Total", f"{gen.total_s:.2f} s")
     m[4].metric("Prompt evaluated", f"{gen.prompt_tokens_evaluated}/{gen.prompt_tokens}")
-    m[5].metric("Peak RSS", f"{gen.peak_rss_mb:.0f} MB")
+    m[5].metric(
+        "Model memory",
+        f"{gen.model_memory_mb:,.0f} MB" if gen.model_memory_mb is not None else "–",
+        help="Resident memory this model added when it was loaded (weights, KV cache and "
+        "buffers), not the whole app's.",
+    )
     st.caption(
         f"{gen.model_name} · finish: {gen.finish_reason} · seed {gen.settings.seed} · "
         f"{gen.llama_cpp_version} · format: {gen.prompt_format}"

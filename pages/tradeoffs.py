@@ -10,25 +10,8 @@ from core.errors import PerficsError
 from core.types import COST_BASES, Weights
 from pages.components import resources
 from pages.components.hardware import hardware
+from pages.components.ranking_table import RANKING_COLUMNS, ranking_column_config
 from pages.components.results_view import run_label
-
-RANKING_COLUMNS = [
-    "rank",
-    "model",
-    "perfics",
-    "performance",
-    "gain",
-    "gain_relative",
-    "cost",
-    "memory_gb",
-    "seconds_per_answer",
-    "money_per_1000",
-    "items",
-    "quality_items",
-    "performance_source",
-    "judge_verdict",
-    "on_pareto",
-]
 
 st.title("Trade-offs")
 st.caption(
@@ -86,7 +69,7 @@ if ranked.empty:
     st.stop()
 
 st.plotly_chart(
-    tradeoff_scatter(ranked, ranking.points, basis),
+    tradeoff_scatter(ranked, ranking.points, basis, hw.currency),
     key="trade_scatter",
     config={"toImageButtonOptions": {"format": "png", "filename": "tradeoffs"}},
 )
@@ -95,28 +78,14 @@ st.dataframe(
     ranked[RANKING_COLUMNS],
     hide_index=True,
     width="stretch",
-    column_config={
-        "perfics": st.column_config.NumberColumn("PeRFICS", format="%.3f"),
-        "performance": st.column_config.NumberColumn(format="%.3f"),
-        "gain": st.column_config.NumberColumn(format="%+.3f"),
-        "gain_relative": st.column_config.NumberColumn("gain (relative)", format="percent"),
-        "cost": st.column_config.NumberColumn(f"cost ({basis})", format="%.3f"),
-        "memory_gb": st.column_config.NumberColumn(format="%.3f"),
-        "seconds_per_answer": st.column_config.NumberColumn(format="%.2f"),
-        "money_per_1000": st.column_config.NumberColumn(format="%.4f"),
-        "items": st.column_config.NumberColumn("questions", help="Questions answered."),
-        "quality_items": st.column_config.NumberColumn(
-            "quality n",
-            help="Answers the quality figure rests on: reference checks and "
-            "ratings by a trusted judge.",
-        ),
-    },
+    column_config=ranking_column_config(basis, hw.currency),
 )
 st.download_button(
     "Download ranking (CSV)", ranked.to_csv(index=False), "perfics-ranking.csv", key="trade_csv"
 )
 st.caption(
-    f"Money uses the hardware profile '{hw.name}' (edit it on the Costs page). "
+    f"Money is in {hw.currency}, from the hardware profile '{hw.name}' (edit both on the Costs "
+    "page). "
     "The formula is in docs/perfics.md."
 )
 

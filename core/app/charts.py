@@ -11,13 +11,20 @@ from core.ranking.perfics import COST_COLUMN
 COST_LABEL = {
     "memory": "Memory footprint (GB)",
     "latency": "Seconds per answer",
-    "money": "Money per 1,000 answers",
+    "money": "Money per 1,000 answers ({currency})",
 }
 
 
-def tradeoff_scatter(ranked: pd.DataFrame, points: pd.DataFrame, basis: str) -> go.Figure:
+def cost_label(basis: str, currency: str = "USD") -> str:
+    return COST_LABEL[basis].format(currency=currency)
+
+
+def tradeoff_scatter(
+    ranked: pd.DataFrame, points: pd.DataFrame, basis: str, currency: str = "USD"
+) -> go.Figure:
     """Quality against cost per model, each model's baseline-to-refined move, and the Pareto
-    frontier of the ranked models."""
+    frontier of the ranked models. Quality is on [0, 1], so the axis is fixed to it (a single
+    point would otherwise be autoscaled to -1..3), with room above for the model names."""
     fig = go.Figure()
     if not points.empty:
         for model, group in points.groupby("model"):
@@ -31,7 +38,7 @@ def tradeoff_scatter(ranked: pd.DataFrame, points: pd.DataFrame, basis: str) -> 
                     name=f"{model} by round",
                     text=group.stage,
                     hovertemplate="%{text}, round %{customdata}<br>quality %{y:.2f}<br>"
-                    f"{COST_LABEL[basis]} %{{x:.3g}}<extra></extra>",
+                    f"{cost_label(basis, currency)} %{{x:.3g}}<extra></extra>",
                     customdata=group["round"],
                 )
             )
@@ -51,6 +58,7 @@ def tradeoff_scatter(ranked: pd.DataFrame, points: pd.DataFrame, basis: str) -> 
                 text=ranked.model,
                 textposition="top center",
                 marker={"size": 14},
+                cliponaxis=False,
                 name="models (refined)",
                 hovertext=hover,
                 hoverinfo="text",
@@ -68,8 +76,9 @@ def tradeoff_scatter(ranked: pd.DataFrame, points: pd.DataFrame, basis: str) -> 
             )
         )
     fig.update_layout(
-        xaxis_title=COST_LABEL[basis],
+        xaxis_title=cost_label(basis, currency),
         yaxis_title="Quality (0–1)",
+        yaxis={"range": [-0.05, 1.12]},
         legend={"orientation": "h"},
         margin={"t": 30},
     )
@@ -116,7 +125,7 @@ def improvement_by_rounds(df: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def break_even(curve: BreakEven, api_name: str) -> go.Figure:
+def break_even(curve: BreakEven, api_name: str, currency: str = "USD") -> go.Figure:
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(x=curve.volumes, y=curve.local_monthly, name="local (measured)", mode="lines")
@@ -129,6 +138,8 @@ def break_even(curve: BreakEven, api_name: str) -> go.Figure:
             annotation_text=f"break-even ≈ {curve.crossing:,.0f} requests/month",
         )
     fig.update_layout(
-        xaxis_title="Requests per month", yaxis_title="Money per month", margin={"t": 30}
+        xaxis_title="Requests per month",
+        yaxis_title=f"Cost per month ({currency})",
+        margin={"t": 30},
     )
     return fig

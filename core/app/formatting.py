@@ -26,3 +26,16 @@ def estimate(row: Mapping[str, Any], column: str, fmt: str = "{:.2f}") -> str:
     return with_ci(
         row[column], row[f"{column}_low"], row[f"{column}_high"], row[f"{column}_n"], fmt
     )
+
+
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+
+def money(amount: float | None, currency: str, decimals: int = 2) -> str:
+    """ "$1,234.50", "€0.0031", "1,234.50 CHF": an amount always with its currency."""
+    if _missing(amount):
+        return "–"
+    number = f"{abs(amount):,.{decimals}f}"
+    sign = "-" if amount < 0 else ""
+    symbol = _SYMBOLS.get(currency)
+    return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {currency}"

@@ -11,6 +11,7 @@ evaluation, ranking or app module.
     store.votes.record(...)           arena votes
     store.models.upsert(info)         model files
     store.aggregates.performance()    the Trade-offs and Costs queries
+    store.preferences.get(name)       choices kept across sessions (hardware profile)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from core.store.generations import GenerationTable
 from core.store.items import ItemTable
 from core.store.judges import JudgeTable
 from core.store.models import ModelTable
+from core.store.preferences import PreferenceTable
 from core.store.runs import RunTable
 from core.store.suites import SuiteTable
 from core.store.votes import VoteTable
@@ -45,6 +47,7 @@ class Store:
         self.suites = SuiteTable(self.db)
         self.votes = VoteTable(self.db)
         self.aggregates = Aggregates(self.db)
+        self.preferences = PreferenceTable(self.db)
 
     @property
     def path(self) -> Path:

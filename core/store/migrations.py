@@ -339,6 +339,15 @@ def _m006_judge_probabilities(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"ALTER TABLE judgments ADD COLUMN {column} DOUBLE")
 
 
+def _m007_preferences(con: duckdb.DuckDBPyConnection) -> None:
+    """Choices the user makes once and expects kept across sessions and processes (the
+    hardware profile and its currency), as JSON by name."""
+    con.execute(
+        "CREATE TABLE preferences (name VARCHAR PRIMARY KEY, value JSON NOT NULL, "
+        "updated_at TIMESTAMP NOT NULL)"
+    )
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m001_initial,
     _m002_refinement,
@@ -346,6 +355,7 @@ MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m004_model_memory,
     _m005_typed_item_keys,
     _m006_judge_probabilities,
+    _m007_preferences,
 ]
 
 

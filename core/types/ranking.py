@@ -38,8 +38,11 @@ class HardwareProfile:
     lifetime_years: float = 3.0
     watts: float = 65.0
     electricity_per_kwh: float = 0.30
+    currency: str = "USD"  # what every money figure is in; prices above are in it too
 
     def __post_init__(self) -> None:
+        if not self.currency.strip():
+            raise InvalidRequest("currency cannot be empty")
         for field in ("cost_per_hour", "purchase_price", "watts", "electricity_per_kwh"):
             if getattr(self, field) < 0:
                 raise InvalidRequest(f"{field} cannot be negative")

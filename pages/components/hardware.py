@@ -1,21 +1,12 @@
-"""The hardware profile the user edits on Costs and the Trade-offs page reuses."""
+"""The hardware profile the user edits on Costs and the Trade-offs page reuses. It is kept in
+the store (core.app.preferences), so it survives a reload and the CLI prices the same way."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from core.app.preferences import hardware, save_hardware
 
-import streamlit as st
-
-from core.app.options import HARDWARE_PRESETS
-from core.types import HardwareProfile
-
-KEY = "costs_hardware"
+__all__ = ["hardware", "save"]
 
 
-def hardware() -> HardwareProfile:
-    stored = st.session_state.get(KEY)
-    return HardwareProfile(**stored) if stored else HARDWARE_PRESETS[0]
-
-
-def save(profile: HardwareProfile) -> None:
-    st.session_state[KEY] = asdict(profile)
+def save(profile) -> None:
+    save_hardware(profile)

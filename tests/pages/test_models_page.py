@@ -87,3 +87,13 @@ def test_locked_database_shows_an_error_without_crashing(open_page, monkeypatch)
         holder.kill()
         holder.wait()
     assert "locked by another process" in at.error[0].value
+
+
+def test_an_error_clears_the_previous_answer(open_page, monkeypatch):
+    monkeypatch.setenv("PERFICS_BACKEND", "fake")
+    at = _generate(open_page(), "Name a colour")
+    labels = {m.label for m in at.metric}
+    assert "Model memory" in labels and "Peak RSS" not in labels  # the model's, not the app's
+    at = _generate(at, "   ")
+    assert "prompt is empty" in at.error[0].value
+    assert not at.metric and not any("colour" in md.value for md in at.markdown)

@@ -42,18 +42,33 @@ def test_tradeoffs_page_without_data_says_what_to_do(open_page):
 def test_costs_page_shows_break_even(open_page, contrasting_run):
     at = open_page("pages/costs.py")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Break-even"].endswith("requests/month")
+    assert float(metrics["Break-even (requests per month)"].replace(",", "")) > 0
     assert len(at.get("plotly_chart")) == 1
     at.number_input(key="costs_in_GPT-4 (8k context)").set_value(0.0).run()
     at.number_input(key="costs_out_GPT-4 (8k context)").set_value(0.0).run()
-    assert {m.label: m.value for m in at.metric}["Break-even"] == "never"
+    assert {m.label: m.value for m in at.metric}["Break-even (requests per month)"] == "never"
 
 
 def test_costs_page_rejects_a_bad_profile(open_page, contrasting_run):
     at = open_page("pages/costs.py")
     at.number_input(key="costs_years_This laptop (owned)").set_value(0.25).run()
     assert not at.error
-    assert any("Fixed 500.00 per month" in c.value for c in at.caption)
+    assert any("Fixed $500.00 per month" in c.value for c in at.caption)
+
+
+def test_the_hardware_profile_and_its_currency_are_kept_for_the_next_session(
+    open_page, contrasting_run
+):
+    at = open_page("pages/costs.py")
+    at.selectbox(key="costs_currency").set_value("EUR").run()
+    at.number_input(key="costs_watts_This laptop (owned)").set_value(100.0).run()
+    assert any("Fixed €" in c.value for c in at.caption)
+    later = open_page("pages/costs.py")  # a new session: a reload, another tab
+    assert later.selectbox(key="costs_currency").value == "EUR"
+    assert later.number_input(key="costs_watts_This laptop (owned)").value == 100.0
+    assert "(EUR)" in later.number_input(key="costs_kwh_This laptop (owned)").label
+    trade = open_page("pages/tradeoffs.py")
+    assert any("EUR" in c.value for c in trade.caption)
 
 
 def test_cli_rank(contrasting_run):

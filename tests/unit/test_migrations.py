@@ -102,7 +102,7 @@ def test_version_4_rows_get_typed_keys_and_numbered_units(tmp_path):
     path = tmp_path / "v4.duckdb"
     _version_4_store(path)
     store = Store(path)
-    assert store.init() == len(MIGRATIONS) == 6
+    assert store.init() == len(MIGRATIONS) == 7
     run = store.runs.get("old")
     assert (run.total_units, run.done_units) == (6, 2)
     units = store.items.pending("old")
@@ -203,3 +203,14 @@ def test_old_judgments_keep_their_verdicts_without_probabilities(tmp_path):
         "FROM judgments"
     )
     assert rows[0] == (before, 0, 0, 0, 0)
+
+
+def test_preferences_survive_an_upgrade_and_are_kept_by_name(tmp_path):
+    path = tmp_path / "v4.duckdb"
+    _version_4_store(path)
+    store = Store(path)
+    assert store.preferences.get("hardware_profile") is None
+    store.preferences.put("hardware_profile", {"name": "box", "currency": "EUR"})
+    store.preferences.put("hardware_profile", {"name": "box", "currency": "GBP"})
+    assert Store(path).preferences.get("hardware_profile") == {"name": "box", "currency": "GBP"}
+    assert store.db.rows("SELECT count(*) FROM preferences") == [(1,)]

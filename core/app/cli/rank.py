@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict, replace
 
+from core.app import preferences
 from core.app.cli.common import print_json
 from core.app.ranking import measurements, rank_models
 from core.errors import InvalidRequest
-from core.ranking.cost import HARDWARE_PRESETS
 from core.ranking.perfics import PRESETS
 from core.ranking.quality import UnreliableJudge
 from core.types import COST_BASES, Weights
@@ -53,7 +53,7 @@ def parse_weights(args: argparse.Namespace) -> Weights:
 
 def cmd_rank(args: argparse.Namespace) -> int:
     weights = parse_weights(args)
-    hardware = HARDWARE_PRESETS[0]
+    hardware = preferences.hardware()  # the profile saved on the Costs page
     # Every column, even with nothing ranked yet, so --json always has the same shape.
     measured = measurements(args.run)
     try:
@@ -86,7 +86,8 @@ def cmd_rank(args: argparse.Namespace) -> int:
         return 0
     print(
         f"weights P={weights.performance} R={weights.refinement} C={weights.cost}, "
-        f"cost basis {weights.basis}; quality from references first, then trusted judges"
+        f"cost basis {weights.basis}; quality from references first, then trusted judges; "
+        f"money in {hardware.currency} ({hardware.name})"
     )
     print(ranked.round(3).to_string(index=False))
     return 0
