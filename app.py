@@ -8,15 +8,18 @@ from pages.components import resources
 
 st.set_page_config(page_title="PeRFICS Studio", layout="wide")
 
+# No page icons: for the tab icon Streamlit fetches a `:material/…:` one from fonts.gstatic.com,
+# and an emoji shows as an empty box where no emoji font is installed. The default tab icon
+# is served by the dashboard itself (tests/browser/test_offline_walk.py checks).
 navigation = st.navigation(
     [
-        st.Page("pages/models.py", title="Models", icon=":material/memory:", default=True),
-        st.Page("pages/refine.py", title="Refine", icon=":material/auto_fix_high:"),
-        st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/checklist:"),
-        st.Page("pages/results.py", title="Results", icon=":material/leaderboard:"),
-        st.Page("pages/arena.py", title="Arena", icon=":material/compare:"),
-        st.Page("pages/tradeoffs.py", title="Trade-offs", icon=":material/scatter_plot:"),
-        st.Page("pages/costs.py", title="Costs", icon=":material/payments:"),
+        st.Page("pages/models.py", title="Models", default=True),
+        st.Page("pages/refine.py", title="Refine"),
+        st.Page("pages/benchmarks.py", title="Benchmarks"),
+        st.Page("pages/results.py", title="Results"),
+        st.Page("pages/arena.py", title="Arena"),
+        st.Page("pages/tradeoffs.py", title="Trade-offs"),
+        st.Page("pages/costs.py", title="Costs"),
     ]
 )
 

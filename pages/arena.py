@@ -7,6 +7,7 @@ from core.app.options import ARENA_MODES
 from core.app.results import arena_state, cast_vote
 from core.errors import PerficsError
 from pages.components.results_view import pick_run
+from pages.components.text import escape, show_model_text
 
 MODE_LABELS = {"baseline_vs_refined": "Baseline vs refined", "model_vs_model": "Model vs model"}
 CHOICES = [
@@ -42,14 +43,14 @@ if pair is None:
         "or two models answering the same question)."
     )
 else:
-    st.markdown(f"**Question:** {pair.question}")
+    st.markdown(f"**Question:** {escape(pair.question)}")
     left, right = st.columns(2)
     with left.container(border=True):
         st.markdown("**A**")
-        st.markdown(pair.left_text)
+        show_model_text(st, pair.left_text)
     with right.container(border=True):
         st.markdown("**B**")
-        st.markdown(pair.right_text)
+        show_model_text(st, pair.right_text)
     buttons = st.columns(4)
     for col, (label, vote, key) in zip(buttons, CHOICES, strict=True):
         if col.button(label, key=f"arena_vote_{vote}", shortcut=key, width="stretch"):

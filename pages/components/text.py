@@ -13,7 +13,8 @@ import re
 
 from core.app.options import word_diff
 
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:])")
+# `/` too: Streamlit turns `:material/name:` into an icon before parsing, escapes or not.
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:/])")
 
 
 def escape(text: str) -> str:
