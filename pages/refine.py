@@ -2,18 +2,19 @@
 
 import streamlit as st
 
-from core.app.options import (
-    DEFAULT_ROUNDS,
-    MAX_ROUNDS,
-    TEMPLATE_DEFAULTS,
-    default_model,
-    template_from_text,
-)
-from core.app.refine import refine, refine_history, stored_refinement
+from core.app import context
+from core.app import refine as use
+from core.app.options import DEFAULT_ROUNDS, MAX_ROUNDS, default_model, template_from_text
 from core.errors import PerficsError
 from core.types import RefineRequest
 from pages.components import resources
-from pages.components.refine_view import RunView, show_steps, show_summary
+from pages.components.refine_view import (
+    RunView,
+    base_model_warning,
+    history_picker,
+    show_runs,
+    template_inputs,
+)
 from pages.components.sampler import sampler_inputs
 
 st.title("Self-refinement")
@@ -27,7 +28,11 @@ if not usable:
     st.warning("No usable models. Add .gguf files on the Models page first.")
     st.stop()
 names = [m.name for m in usable]
+by_name = {m.name: m for m in usable}
 default_index = names.index(default_model(usable).name)
+# One step can never write more than the context the models are loaded with.
+n_ctx = context.settings().n_ctx
+token_cap = min(n_ctx, max(m.context_length or n_ctx for m in usable))
 
 with st.form("refine_form"):
     prompt = st.text_area(
@@ -44,100 +49,108 @@ with st.form("refine_form"):
     )
     c1, *rest = st.columns(4)
     rounds = c1.number_input("Rounds", 0, MAX_ROUNDS, DEFAULT_ROUNDS, key="refine_rounds")
-    settings = sampler_inputs([rest[1], rest[0], rest[2]], "refine")
+    settings = sampler_inputs(
+        [rest[1], rest[0], rest[2]], "refine", min(384, token_cap), max_tokens_range=(16, token_cap)
+    )
     stop_early = st.checkbox(
         "Stop early when the critique finds nothing to fix",
         value=True,
         key="refine_stop_early",
         help="Off: every round critiques and rewrites, as in the paper's fixed-round protocol.",
     )
-    with st.expander("Critique and rewrite prompts (editing one saves it under a new id)"):
-        edited = {
-            kind: st.text_area(f"{kind} template ({t.id})", t.text, key=f"refine_tpl_{kind}")
-            for kind, t in TEMPLATE_DEFAULTS.items()
-        }
+    edited = template_inputs()
     submitted = st.form_submit_button("Refine", type="primary")
 
 
-def run_one(model_name: str, container, title: str | None) -> str | None:
-    """Run and stream one refinement; returns its run id (kept even when it failed), or None
-    if it could not start."""
-    info = next(m for m in usable if m.name == model_name)
-    view = RunView(container, title)
+def remember(key: str, value: str) -> None:
+    st.session_state[key] = [*st.session_state[key], value]
+
+
+def stop_clicked() -> None:
+    """Runs before the rerun the click causes, after the interrupted run was stored."""
+    try:
+        use.stopped_by_user(st.session_state.get("refine_shown", []))
+    except PerficsError as exc:
+        remember("refine_refused", str(exc))
+
+
+def run_one(model_name: str, container, compare: bool) -> None:
+    """Run and stream one refinement. Its run id goes into the session as soon as the run
+    exists, so a Stop (which reruns this script part-way) still finds it; a request refused
+    before a run existed leaves its message instead."""
+    view = RunView(
+        container,
+        model_name if compare else None,
+        int(rounds),
+        base_model_warning(by_name.get(model_name)),
+    )
+    view.waiting(f"Loading {model_name}…")
     try:
         templates = {kind: template_from_text(kind, text) for kind, text in edited.items()}
-        backend = resources.backend(info)
+        backend = resources.backend(by_name[model_name])
     except PerficsError as exc:
-        container.error(str(exc))
-        return None
-    outcome = refine(
+        remember("refine_refused", f"{model_name}: {exc}")
+        return
+    view.now(0, "baseline")
+    outcome = use.refine(
         backend,
         RefineRequest(prompt, int(rounds), settings, templates, stop_early),
         on_step=lambda s: view.on_step(s.round, s.kind, s.text),
         on_token=view.on_token,
+        on_start=lambda run_id: remember("refine_shown", run_id),
     )
-    if outcome.error is not None:
-        container.error(str(outcome.error))
-    return outcome.run_id
+    if outcome.run_id is None:
+        remember("refine_refused", str(outcome.error))
+    view.done()
 
 
+# The live run is drawn in its own slot and cleared when it ends; the stored run(s) below.
+# (A container that replaced it in the same slot would inherit the live elements.)
+live, output = st.empty(), st.container()
 if submitted:
+    # Nothing from an earlier run may stay on screen under this one's output or error.
+    st.session_state.update(refine_shown=[], refine_refused=[], refine_history_newest=True)
     models = [model_a, model_b] if compare else [model_a]
-    if compare and model_a == model_b:
-        st.warning("Both sides use the same model; pick two different models to compare.")
-    columns = st.columns(len(models)) if compare else [st.container()]
-    st.session_state["refine_shown"] = [
-        run_one(name, col, name if compare else None)
-        for name, col in zip(models, columns, strict=True)
-    ]
-    st.session_state["refine_live"] = True
-else:
-    st.session_state["refine_live"] = False
+    with live.container():
+        st.divider()
+        if compare and model_a == model_b:
+            st.warning("Both sides use the same model; pick two different models to compare.")
+        stop = st.empty()
+        stop.button(
+            "Stop",
+            key="refine_stop",
+            help="End the refinement now; its finished steps are kept.",
+            on_click=stop_clicked,
+        )
+        columns = st.columns(len(models)) if compare else [st.container()]
+        for name, col in zip(models, columns, strict=True):
+            run_one(name, col, compare)
+    live.empty()
 
-
-def show_run(run_id: str, container, with_title: bool, draw_steps: bool) -> None:
-    stored = stored_refinement(run_id)
-    run, steps = stored.run, stored.steps
-    with container:
-        if draw_steps:
-            show_steps(
-                steps, RunView(st.container(), run.config.model.name if with_title else None)
-            )
-        if run.status != "completed":
-            st.error(
-                f"Run {run.status}: {run.error or 'no error text'}. "
-                f"{len(steps)} finished step(s) were kept."
-            )
-        if len(steps):
-            show_summary(stored)
-
-
-shown = [r for r in st.session_state.get("refine_shown", []) if r]
-if shown:
-    columns = st.columns(len(shown)) if len(shown) > 1 else [st.container()]
-    for run_id, col in zip(shown, columns, strict=True):
+shown = st.session_state.get("refine_shown", [])
+refused = st.session_state.get("refine_refused", [])
+if shown or refused:
+    with output:
+        st.divider()
+        for message in refused:
+            st.error(message)
         try:
-            show_run(run_id, col, len(shown) > 1, draw_steps=not st.session_state["refine_live"])
+            if not submitted:  # a run this page drove may still be ending (Stop, a rerun)
+                with st.spinner("Stopping: the run ends at its next token…"):
+                    use.wait_for_end(shown)
+            show_runs([use.stored_refinement(run_id) for run_id in shown], by_name)
         except PerficsError as exc:
             st.error(str(exc))
 
 st.divider()
 st.subheader("History")
 try:
-    history = refine_history()
+    history = use.refine_history()
 except PerficsError as exc:
     st.error(str(exc))
     st.stop()
 if history.empty:
     st.caption("No refinements yet.")
-else:
-    labels = {
-        r.id: f"{r.created_at:%Y-%m-%d %H:%M} · {r.model} · {r.status} · {r.prompt[:60]}"
-        for r in history.itertuples()
-    }
-    picked = st.selectbox(
-        "Past refinements", list(labels), format_func=labels.get, key="refine_history_pick"
-    )
-    if st.button("Open", key="refine_history_open"):
-        st.session_state["refine_shown"] = [picked]
-        st.rerun()
+elif opened := history_picker(history, newest=st.session_state.pop("refine_history_newest", False)):
+    st.session_state.update(refine_shown=[opened], refine_refused=[])
+    st.rerun()

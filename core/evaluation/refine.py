@@ -139,10 +139,12 @@ def run_refinement(
     request: RefineRequest,
     on_step: OnStep = None,
     on_token: OnToken = None,
+    on_start: Callable[[str], None] | None = None,
 ) -> RefineOutcome:
     """refine() as a stored run: every step is saved as it completes. Returns the run id with
     the result or with the error that ended it; a failed run keeps its finished steps. A
-    refused request (empty prompt, bad rounds) raises before any run exists."""
+    refused request (empty prompt, bad rounds) raises before any run exists. on_start gets
+    the run id once the run is claimed."""
     prompt, rounds = request.prompt, request.rounds
     settings, templates = prepare(prompt, rounds, request.settings, request.templates)
     store.models.upsert(backend.info)
@@ -167,6 +169,8 @@ def run_refinement(
 
     try:
         with run.working():
+            if on_start:
+                on_start(run.id)
             result = refine(
                 backend, prompt, rounds, settings, persist, on_token, templates, request.stop_early
             )

@@ -1,11 +1,18 @@
 """AppTest for the Refine page: live run, compare mode, history reload and failures."""
 
 import pytest
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.scriptrunner_utils.exceptions import RerunException
+from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
 from streamlit.testing.v1 import AppTest
 
 from core.app import context
+from core.app.refine import SCREEN_LEFT
 from core.engine.fake import FakeBackend
-from tests.support import SMOLLM2, scripted
+from core.types import RunStatus
+from pages.components import refine_view
+from pages.components.text import escape
+from tests.support import GEMMA, SMOLLM2, scripted
 
 
 def _submit(at: AppTest, prompt="Tell me a fact.", rounds=2, compare=False) -> AppTest:
@@ -98,7 +105,7 @@ def test_refine_page_with_smollm2(open_page, store):
     (run_id,) = store.runs.refine_history().id
     steps = store.generations.steps(run_id)
     assert steps.model_name.iloc[0] == SMOLLM2
-    assert steps.text.iloc[0] in _texts(at)
+    assert escape(steps.text.iloc[0]) in _texts(at)  # model text is shown escaped
 
 
 def test_stop_early_is_on_by_default_and_an_early_stop_is_shown_prominently(
@@ -114,7 +121,10 @@ def test_stop_early_is_on_by_default_and_an_early_stop_is_shown_prominently(
     assert box.label == "Stop early when the critique finds nothing to fix" and box.value is True
     at = _submit(at)
     notes = [i.value for i in at.info]
-    assert "Stopped early in round 2 of 2: the critique found nothing to fix." in notes
+    assert (
+        "Stopped after round 2 of 2: the critique found nothing to fix, "
+        "so the round 1 rewrite was kept." in notes
+    )
     (run_id,) = store.runs.refine_history().id
     assert store.runs.get(run_id).config.stop_early is True
 
@@ -127,3 +137,137 @@ def test_without_early_stop_every_round_rewrites(open_page, store, scripted_fake
     kinds = list(store.generations.steps(run_id).kind)
     assert kinds == ["baseline", "critique", "refined", "critique", "refined"]
     assert not at.info and any("all requested rounds ran" in c.value for c in at.caption)
+
+
+def _use(monkeypatch, responder=None, **fake):
+    monkeypatch.setenv("PERFICS_BACKEND", "fake")
+    monkeypatch.setattr(
+        context,
+        "open_backend",
+        lambda info, cfg=None: FakeBackend(info=info, responder=responder or scripted(), **fake),
+    )
+
+
+def _refined_column(at: AppTest) -> list:
+    """The elements of the Refined column, top to bottom (st.empty slots resolved)."""
+    (column,) = [
+        c for c in at.columns if any(getattr(e, "value", None) == "**Refined**" for e in c)
+    ]
+    return [e for e in column.children.values()]
+
+
+def test_an_early_stop_is_explained_in_words_at_the_top_of_the_refined_column(
+    open_page, monkeypatch
+):
+    _use(monkeypatch, scripted(verdicts=["no"]))
+    at = _submit(open_page("pages/refine.py"))
+    heading, note, answer, *_ = _refined_column(at)
+    assert heading.value == "**Refined**"
+    assert note.value == (
+        "Stopped after round 1 of 2: the critique found nothing to fix, "
+        "so the first answer was kept."
+    )
+    assert answer.value == "first answer"  # the kept answer, not an empty column
+    # The round that ended it stays open to read.
+    (round_1,) = [e for e in at.expander if e.label == "Round 1 critique"]
+    assert round_1.proto.expanded
+
+
+def test_history_shows_the_new_run_at_once(open_page, scripted_fake, store):
+    at = _submit(open_page("pages/refine.py"), prompt="First prompt.")
+    at = _submit(at, prompt="Second prompt.")  # the same session, no reload
+    pick = at.selectbox(key="refine_history_pick")
+    newest = store.runs.refine_history().id[0]
+    assert len(pick.options) == 2 and pick.value == newest
+    assert "Second prompt." in pick.options[0]
+
+
+def test_open_shows_which_run_it_is_apart_from_the_form(open_page, scripted_fake, store):
+    at = _submit(open_page("pages/refine.py"), prompt="Old prompt.")
+    at.text_area(key="refine_prompt").set_value("A new prompt, not yet run.")
+    at = _submit(at, prompt="   ")  # a refused run in between clears the screen
+    assert "first answer" not in _texts(at)
+    at.selectbox(key="refine_history_pick").set_value(store.runs.refine_history().id[0])
+    at.button(key="refine_history_open").click().run()
+    assert not at.exception
+    run = store.runs.get(store.runs.refine_history().id[0])
+    assert [h.value for h in at.subheader][:1] == [f"Run from {run.created_at:%Y-%m-%d %H:%M} UTC"]
+    caption = at.caption[1].value  # under the page's own caption
+    assert escape(SMOLLM2) in caption and "2 round(s)" in caption and "temperature 0 " in caption
+    assert "**Prompt:** Old prompt\\." in _texts(at)
+    assert "first answer" in _texts(at)
+
+
+def test_an_edited_template_is_labelled_and_stored_under_its_new_id(
+    open_page, scripted_fake, store
+):
+    at = open_page("pages/refine.py")
+    verdict = at.text_area(key="refine_tpl_verdict")
+    assert verdict.label == "verdict template (verdict-v1)"
+    verdict.set_value("Does the answer still need work? Reply with yes or no.")
+    at = _submit(at, rounds=1)
+    label = at.text_area(key="refine_tpl_verdict").label
+    (run_id,) = store.runs.refine_history().id
+    stored = store.runs.get(run_id).config.templates["verdict"]
+    assert stored.id.startswith("verdict-custom-")
+    assert label == f"verdict template ({stored.id}, edited)"
+    assert escape(stored.id) in at.caption[1].value  # the run's heading names it too
+    assert at.text_area(key="refine_tpl_critique").label == "critique template (critique-v1)"
+
+
+def test_compare_mode_flags_a_base_model(open_page, scripted_fake):
+    at = open_page("pages/refine.py")
+    at.selectbox(key="refine_model").set_value(SMOLLM2)
+    at.selectbox(key="refine_model_b").set_value(GEMMA)
+    at = _submit(at, rounds=1, compare=True)
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"{GEMMA} is a base model (no chat template)")
+
+
+def test_an_error_clears_the_previous_output(open_page, scripted_fake):
+    at = _submit(open_page("pages/refine.py"))
+    assert "first answer" in _texts(at)
+    at = _submit(at, prompt="   ")
+    assert "prompt is empty" in at.error[0].value
+    assert "first answer" not in _texts(at) and "**Baseline**" not in _texts(at)
+    assert not at.dataframe
+
+
+def test_widgets_bound_their_inputs(open_page, scripted_fake):
+    at = open_page("pages/refine.py")
+    assert at.number_input(key="refine_rounds").max == 5
+    # The default n_ctx (4096) is below every model's own context length.
+    assert at.number_input(key="refine_max_tokens").max == 4096
+
+
+def test_a_run_stopped_part_way_is_stored_as_stopped_and_shown(open_page, store, monkeypatch):
+    """Stop makes Streamlit rerun the script, which it does by raising RerunException at the
+    next st call: here, while the critique streams."""
+    _use(monkeypatch)
+    streamed = refine_view.RunView.on_token
+    reruns = []
+
+    def interrupted(self, round_no, kind, piece):
+        if kind == "critique" and not reruns:
+            reruns.append(kind)
+            # What a click does: rerun this page, with the session's widgets as they are.
+            page = get_script_run_ctx().page_script_hash
+            raise RerunException(RerunData(page_script_hash=page))
+        streamed(self, round_no, kind, piece)
+
+    monkeypatch.setattr(refine_view.RunView, "on_token", interrupted)
+    at = _submit(open_page("pages/refine.py"))
+    assert reruns == ["critique"]
+    (run_id,) = store.runs.refine_history().id
+    run = store.runs.get(run_id)
+    # Not a Stop (nothing says the user pressed it): a rerun that cut the run short.
+    assert run.status == RunStatus.INTERRUPTED and run.error == SCREEN_LEFT
+    assert list(store.generations.steps(run_id).kind) == ["baseline"]
+    # The rerun shows the stopped run, with what it kept, and no Stop button any more.
+    assert any(
+        w.value.startswith(f"Run interrupted in round 1: {SCREEN_LEFT}.") for w in at.warning
+    )
+    assert "first answer" in _texts(at)
+    assert not [b for b in at.button if b.label == "Stop"]
+    assert "interrupted" in at.selectbox(key="refine_history_pick").options[0]
