@@ -10,6 +10,7 @@ from core.app.ranking import break_even, cost_table
 from core.errors import PerficsError
 from core.types import ApiPrice, HardwareProfile
 from pages.components.hardware import hardware, save
+from pages.components.quick_start import quick_start
 
 st.title("Costs")
 current = hardware()
@@ -72,6 +73,7 @@ st.caption(
 table = cost_table(hw)
 if table.empty:
     st.info("No measured answers yet. Run a benchmark first; costs come from measurements.")
+    quick_start("costs")
     st.stop()
 st.subheader("Local against a paid API")
 c1, c2, c3 = st.columns(3)

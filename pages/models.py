@@ -10,6 +10,7 @@ from core.app.options import default_model, model_row
 from core.errors import PerficsError
 from pages.components import resources
 from pages.components.model_table import MODEL_COLUMNS
+from pages.components.quick_start import quick_start
 from pages.components.sampler import sampler_inputs
 from pages.components.text import show_model_text
 
@@ -46,6 +47,7 @@ if unusable:
 usable = [m for m in models if m.usable]
 if not usable:
     st.stop()
+quick_start("models", gentle=True)  # a first benchmark, offered while the store has none
 
 st.subheader("Try it")
 default = default_model(usable)

@@ -7,7 +7,8 @@ from core.app.results import results, run_details
 from core.errors import PerficsError
 from core.types import StopReason
 from pages.components.results_view import pick_run, results_table
-from pages.components.text import diff_markdown
+from pages.components.run_progress import run_progress
+from pages.components.text import diff_markdown, escape, show_model_text
 
 st.title("Results")
 try:
@@ -20,8 +21,8 @@ except PerficsError as exc:
     st.error(str(exc))
     st.stop()
 
+run_progress(run_id)  # status, items and time left; live while the run is going
 st.caption(
-    f"Status: {report.run.status} · {report.progress.done} of {report.progress.total} items. "
     "Reference accuracy comes from the questions' reference checks; scores are the judge's "
     "1–10 ratings, sampled and probability-weighted (E[·]); intervals are seeded bootstrap "
     "95% CIs. Improvement % = (refined − baseline) / baseline, the paper's headline statistic."
@@ -68,11 +69,11 @@ item_no = c2.selectbox("Question", list(labels), format_func=labels.get, key="re
 row = subset.set_index("item_no").loc[item_no]
 q = details.questions.get(row.question_id)
 if q is not None:
-    st.markdown(f"**Question:** {q.text}")
+    st.markdown(f"**Question:** {escape(q.text)}")
     if q.reference:
-        st.caption(f"Reference ({q.reference_kind}): {q.reference}")
+        st.caption(f"Reference ({q.reference_kind}): {escape(q.reference)}")
 if row.status != "done":
-    st.error(f"This item failed: {row.error}")
+    st.error(f"This item failed: {escape(str(row.error))}")
     st.stop()
 
 
@@ -82,12 +83,12 @@ def score(value) -> str:
 
 left, right = st.columns(2)
 left.markdown(f"**Baseline** · score {score(row.baseline_score)}")
-left.markdown(row.baseline)
+show_model_text(left, row.baseline)
 right.markdown(
     f"**Refined** ({row.rounds_done} round(s), {StopReason.describe(row.stop_reason)}) · "
     f"score {score(row.refined_score)}"
 )
-right.markdown(row.final)
+show_model_text(right, row.final)
 st.caption(f"Judge, both orders: {describe_refinement_outcome(row.refined_outcome)}")
 with st.expander("What refinement changed"):
     st.markdown(

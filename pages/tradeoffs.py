@@ -10,6 +10,7 @@ from core.errors import PerficsError
 from core.types import COST_BASES, Weights
 from pages.components import resources
 from pages.components.hardware import hardware
+from pages.components.quick_start import quick_start
 from pages.components.ranking_table import RANKING_COLUMNS, ranking_column_config
 from pages.components.results_view import run_label
 
@@ -66,6 +67,7 @@ if ranked.empty:
         "Nothing to compare yet. Run a benchmark with a judge (Benchmarks page or "
         "`perfics run`), then come back."
     )
+    quick_start("trade")
     st.stop()
 
 st.plotly_chart(

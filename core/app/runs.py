@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,13 +13,31 @@ import pandas as pd
 import psutil
 
 from core.app import context, worker
-from core.errors import InvalidRequest
-from core.evaluation.benchmark import create_run
+from core.errors import InvalidRequest, PerficsError
+from core.evaluation import estimate as estimating
+from core.evaluation.benchmark import create_run, plan_run
+from core.evaluation.judge import default_judge
 from core.evaluation.lifecycle import abandoned_state, hung
-from core.evaluation.suites import ensure_builtin_suite, load_file
+from core.evaluation.suites import (
+    BUILTIN_SUITE,
+    SuiteImportError,
+    ensure_builtin_suite,
+    load_file,
+)
 from core.store import Store
 from core.store.duck import optional
-from core.types import Owner, RowError, RunKind, RunRecord, RunSpec, RunStatus
+from core.types import (
+    ModelInfo,
+    Owner,
+    RowError,
+    RunEstimate,
+    RunKind,
+    RunRecord,
+    RunSpec,
+    RunState,
+    RunStatus,
+    RunUnit,
+)
 
 OVERVIEW_COLUMNS = [
     "id",
@@ -33,6 +53,9 @@ OVERVIEW_COLUMNS = [
     "progress",
     "error",
 ]
+# The label of the Benchmarks page's checkbox, named here so an import error can point at it.
+SKIP_INVALID_LABEL = "Import the valid rows and skip the invalid ones"
+QUICK_START_QUESTIONS = 18  # two from each of the built-in suite's nine categories
 
 
 def abandoned_message(pid: int | None) -> str:
@@ -53,13 +76,37 @@ def import_suite(
     skip_invalid: bool = False,
     replace: bool = False,
     references: Path | None = None,
+    source: str | None = None,
 ) -> SuiteImport:
-    """`references`: FastChat reference answers (reference_answer/gpt-4.jsonl) to attach."""
-    questions, skipped = load_file(path, skip_invalid=skip_invalid, references=references)
-    name = (name or "").strip() or path.stem
-    context.store().suites.save(name, path.name, questions, replace=replace)
+    """`references`: FastChat reference answers (reference_answer/gpt-4.jsonl) to attach.
+    `source`: the file's name as the user knows it, for messages and the suite's record."""
+    questions, skipped = load_file(
+        path, skip_invalid=skip_invalid, references=references, source=source
+    )
+    name = (name or "").strip() or Path(source or path.name).stem
+    context.store().suites.save(name, source or path.name, questions, replace=replace)
     answers = sum(q.reference_kind == "answer" for q in questions)
     return SuiteImport(name, len(questions), skipped, answers)
+
+
+def import_upload(
+    file_name: str, data: bytes, name: str | None = None, skip_invalid: bool = False
+) -> SuiteImport:
+    """A question file uploaded in the dashboard. Errors name the uploaded file (never the
+    temporary copy) and point at the page's checkbox rather than the CLI's --skip-invalid."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(file_name).name
+        path.write_bytes(data)
+        try:
+            return import_suite(path, name, skip_invalid, source=file_name)
+        except SuiteImportError as exc:
+            fix = (
+                f"Fix these rows, or tick “{SKIP_INVALID_LABEL}” to import the {exc.valid} "
+                "valid one(s)."
+                if exc.valid
+                else "Fix these rows and upload the file again."
+            )
+            raise SuiteImportError(file_name, exc.errors, exc.valid, fix) from None
 
 
 def suites() -> pd.DataFrame:
@@ -72,6 +119,56 @@ def create(spec: RunSpec) -> str:
     from core.engine.llama import llama_cpp_version
 
     return create_run(context.store(), spec, llama_cpp_version())
+
+
+def _estimate(
+    store: Store, units: Sequence[RunUnit], models: Sequence[str], rounds: int, judge: str | None
+) -> RunEstimate:
+    speeds = estimating.speeds_for(
+        models, rounds, judge, store.items.unit_speeds(), store.generations.speeds()
+    )
+    return estimating.estimate(units, judge, speeds)
+
+
+def estimate(spec: RunSpec) -> RunEstimate:
+    """How many units the run would have (as the runner counts them) and how long it should
+    take, from speeds measured in this store; raises what create() would for a bad request."""
+    store = context.store()
+    config, units = plan_run(store, spec)
+    judge = config.judge.name if config.judge else None
+    return _estimate(store, units, config.model_names, config.rounds, judge)
+
+
+def _remaining_seconds(store: Store, run_id: str) -> float:
+    """A run with no finished unit yet: its pending units at the speeds measured before; NaN
+    when some of them have no measurement."""
+    try:
+        config = store.runs.get(run_id).config
+        judge = config.judge.name if config.judge else None
+        pending = store.items.pending(run_id)
+        left = _estimate(store, pending, config.model_names, config.rounds, judge)
+    except PerficsError:  # an unreadable run: no estimate, but the listing still shows
+        return float("nan")
+    return left.seconds if left.complete else float("nan")
+
+
+def quick_start_spec(models: Sequence[ModelInfo]) -> RunSpec:
+    """The first benchmark offered on an empty store: every usable local model on a balanced
+    18 built-in questions, one refinement round (every round runs, as in the paper), judged
+    by the `auto` judge."""
+    usable = tuple(m for m in models if m.usable)
+    if not usable:
+        raise InvalidRequest(
+            "No usable model to benchmark: put .gguf files into the models folder first."
+        )
+    return RunSpec(
+        suite=BUILTIN_SUITE,
+        models=usable,
+        rounds=1,
+        judge=default_judge(list(usable)),
+        limit=QUICK_START_QUESTIONS,
+        stop_early=False,
+    )
 
 
 def start_run(spec: RunSpec) -> str:
@@ -142,9 +239,42 @@ def overview() -> pd.DataFrame:
     worker.reap()
     store = context.store()
     runs = settle(store, store.runs.benchmark_overview())
+    # Time left: this run's own mean seconds per unit; before its first unit finishes, the
+    # speeds measured in earlier runs (NaN when there are none).
     runs["eta_s"] = (runs.total - runs.items_done) * runs.seconds_per_item
+    waiting = runs.status.isin([RunStatus.RUNNING, RunStatus.QUEUED]) & runs.eta_s.isna()
+    for i in runs.index[waiting]:
+        runs.loc[i, "eta_s"] = _remaining_seconds(store, runs.id[i])
     runs["progress"] = runs.items_done / runs.total.clip(lower=1)
     return runs[OVERVIEW_COLUMNS]
+
+
+def state_of(row: pd.Series) -> RunState:
+    """An overview() row as a RunState."""
+    eta = float(row.eta_s) if pd.notna(row.eta_s) else None
+    return RunState(
+        run_id=str(row.id),
+        status=RunStatus(row.status),
+        done=int(row.items_done),
+        total=int(row.total) if pd.notna(row.total) else 0,
+        eta_s=eta,
+        error=row.error if isinstance(row.error, str) and row.error else None,
+    )
+
+
+def run_state(run_id: str) -> RunState:
+    """One benchmark run's status, progress and time left."""
+    runs = overview()
+    row = runs[runs.id == run_id]
+    if row.empty:
+        raise InvalidRequest(f"No benchmark run with id {run_id!r}.")
+    return state_of(row.iloc[0])
+
+
+def latest_state() -> RunState | None:
+    """The newest benchmark run's state, or None on a store without one."""
+    runs = overview()
+    return None if runs.empty else state_of(runs.iloc[0])
 
 
 def latest_benchmark() -> str | None:
@@ -172,7 +302,8 @@ def _signal(pid: int, sig: signal.Signals) -> None:
 
 
 def stop_run(run_id: str) -> str:
-    """Ask a queued or running benchmark to stop; it ends interrupted and can be resumed."""
+    """Ask a queued or running benchmark to stop: it ends `stopped`, keeps the units it
+    finished and can be resumed."""
     store = context.store()
     run = _benchmark(reconcile(store, store.runs.get(run_id)))
     if run.status == RunStatus.QUEUED:
@@ -180,7 +311,7 @@ def stop_run(run_id: str) -> str:
         if store.runs.end_if_owned(
             run_id,
             run.owner,
-            RunStatus.INTERRUPTED,
+            RunStatus.STOPPED,
             "stopped before it started",
             from_status=(RunStatus.QUEUED,),
         ):
@@ -194,7 +325,7 @@ def stop_run(run_id: str) -> str:
     if hung(run):
         _signal(run.pid, signal.SIGKILL)  # it cannot even answer a polite signal
         store.runs.end_if_owned(
-            run_id, run.owner, RunStatus.INTERRUPTED, f"the worker ({run.pid}) hung and was stopped"
+            run_id, run.owner, RunStatus.STOPPED, f"the worker ({run.pid}) hung and was stopped"
         )
         return "The worker had stopped responding; it was killed. The run can be resumed."
     _signal(run.pid, signal.SIGTERM)

@@ -2,7 +2,8 @@
 units and exits. The dashboard starts one per run (launch) and reaps it when it ends;
 `perfics run` calls work() in its own process, so both take the same path.
 
-SIGTERM stops the run at once, marked interrupted (resumable), as Ctrl+C does.
+SIGTERM stops the run at once: marked stopped when a stop was asked for (Stop, `perfics run
+--stop`), else interrupted, as Ctrl+C does; resumable either way.
 """
 
 from __future__ import annotations

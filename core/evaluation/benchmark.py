@@ -69,16 +69,17 @@ def plan_units(config: BenchmarkConfig, categories: dict[str, str]) -> list[RunU
     return [RunUnit(no, key, categories[key.question_id]) for no, key in enumerate(keys)]
 
 
-def create_run(store: Store, spec: RunSpec, llama_cpp_version: str) -> str:
-    """Store the run's full configuration and all its units, queued until a worker claims it."""
+def plan_run(
+    store: Store, spec: RunSpec, llama_cpp_version: str = ""
+) -> tuple[BenchmarkConfig, list[RunUnit]]:
+    """The run `spec` asks for, checked, with every unit it will have; nothing is stored. The
+    one place that turns a request into units, for create_run and for estimates alike."""
     check_rounds(spec.rounds)
     if not spec.models:
         raise InvalidRequest("Choose at least one model.")
     if len({m.name for m in spec.models}) != len(spec.models):
         raise InvalidRequest("The same model is listed twice.")
     questions = select_questions(store, spec)
-    for info in (*spec.models, *([spec.judge] if spec.judge else [])):
-        store.models.upsert(info)
     config = BenchmarkConfig(
         suite=spec.suite,
         question_ids=tuple(q.id for q in questions),
@@ -93,7 +94,14 @@ def create_run(store: Store, spec: RunSpec, llama_cpp_version: str) -> str:
         stop_early=spec.stop_early,
         sample_seed=spec.sample_seed,
     )
-    units = plan_units(config, {q.id: q.category for q in questions})
+    return config, plan_units(config, {q.id: q.category for q in questions})
+
+
+def create_run(store: Store, spec: RunSpec, llama_cpp_version: str) -> str:
+    """Store the run's full configuration and all its units, queued until a worker claims it."""
+    config, units = plan_run(store, spec, llama_cpp_version)
+    for info in (*spec.models, *([spec.judge] if spec.judge else [])):
+        store.models.upsert(info)
     return RunLifecycle.create(store, RunKind.BENCHMARK, config, units).id
 
 

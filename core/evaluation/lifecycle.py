@@ -1,5 +1,5 @@
 """One lifecycle for every run, interactive refinement and background benchmark alike:
-create -> claim -> persist each unit as it completes -> complete | fail | interrupt.
+create -> claim -> persist each unit as it completes -> complete | fail | stop | interrupt.
 
 A run records its owner: the pid and the start time of the process working on it, so a pid the
 system later gives to another process is never taken for the owner. The owner is dead when that
@@ -134,8 +134,8 @@ class RunLifecycle:
     @contextmanager
     def working(self) -> Iterator[RunLifecycle]:
         """Claim the run and keep its heartbeat while the body works. The body calls
-        complete(); an error marks the run failed, an interruption (Ctrl+C, a stop, a page
-        rerun) marks it interrupted, and either way its finished units are kept."""
+        complete(); an error marks the run failed, a stop asked for marks it stopped, any other
+        interruption (Ctrl+C, a page rerun) marks it interrupted; its finished units are kept."""
         if self.store.runs.claim(self.id, self.owner, owner_alive):
             self._stop_asked.set()  # stopped before it started: ends at the first check
         self._start_heartbeat()
@@ -145,7 +145,8 @@ class RunLifecycle:
             self._end(RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
             raise
         except BaseException as exc:
-            self._end(RunStatus.INTERRUPTED, describe_interruption(exc))
+            status = RunStatus.STOPPED if self._asked_to_stop(exc) else RunStatus.INTERRUPTED
+            self._end(status, describe_interruption(exc))
             raise
         else:
             if not self.finished:
@@ -155,6 +156,18 @@ class RunLifecycle:
 
     def complete(self, stop_reason: str | None = None) -> None:
         self._end(RunStatus.COMPLETED, None, stop_reason)
+
+    def _asked_to_stop(self, exc: BaseException) -> bool:
+        """A stop someone asked for (Stop, `perfics run --stop`), not some other interruption
+        (Ctrl+C, a screen rerun, a bare SIGTERM): those leave the run interrupted."""
+        if not isinstance(exc, RunStopped):
+            return False
+        if self._stop_asked.is_set():
+            return True
+        try:
+            return self.store.runs.stop_requested(self.id)
+        except Exception:  # noqa: BLE001 - a busy database: call it an interruption
+            return False
 
     def check_stop(self) -> None:
         """Call between steps: raises RunStopped once a stop has been asked for."""

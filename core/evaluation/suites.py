@@ -40,14 +40,20 @@ CHECKABLE_KINDS = ("numeric", "magnitude", "contains", "tests")
 REFERENCE_KINDS = (*CHECKABLE_KINDS, "answer")
 
 
+CLI_FIX = "Fix the rows, or import with --skip-invalid to keep the valid ones."
+
+
 class SuiteImportError(PerficsError):
-    def __init__(self, path: str, errors: list[RowError], valid: int):
-        self.errors = errors
+    """A file with invalid rows, refused whole. The message lists the rows one per line;
+    `fix` says how to go on (the CLI's flag by default; the dashboard names its checkbox)."""
+
+    def __init__(self, source: str, errors: list[RowError], valid: int, fix: str = CLI_FIX):
+        self.source, self.errors, self.valid, self.fix = source, errors, valid, fix
         listing = "\n".join(f"  {e}" for e in errors[:50])
         more = f"\n  … and {len(errors) - 50} more" if len(errors) > 50 else ""
         super().__init__(
-            f"{path}: {len(errors)} invalid row(s), {valid} valid; nothing was imported.\n"
-            f"{listing}{more}\nFix the rows, or import with --skip-invalid to keep the valid ones."
+            f"{source}: {len(errors)} invalid row(s), {valid} valid; nothing was imported.\n"
+            f"{listing}{more}\n{fix}"
         )
 
 
@@ -147,23 +153,30 @@ def parse_csv(text: str) -> tuple[list[Question], list[RowError]]:
     return _check_unique(parsed, errors), errors
 
 
-def parse_file(path: Path) -> tuple[list[Question], list[RowError]]:
+def parse_file(path: Path, source: str | None = None) -> tuple[list[Question], list[RowError]]:
+    """`source`: the name to show for the file in messages (default: its path)."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PerficsError(f"Cannot read {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise PerficsError(f"Cannot read {source or path}: not UTF-8 text ({exc.reason})") from exc
+    except OSError as exc:
+        raise PerficsError(f"Cannot read {source or path}: {exc.strerror or exc}") from exc
     if path.suffix.lower() == ".csv":
         return parse_csv(text)
     return parse_jsonl(text)
 
 
 def load_file(
-    path: Path, skip_invalid: bool = False, references: Path | None = None
+    path: Path,
+    skip_invalid: bool = False,
+    references: Path | None = None,
+    source: str | None = None,
 ) -> tuple[list[Question], list[RowError]]:
     """The questions of `path`, with the reference answers of `references` (FastChat's
     `reference_answer/gpt-4.jsonl` layout) attached. Errors in either file refuse the whole
-    import unless `skip_invalid`; a reference file's errors are then listed with its name."""
-    questions, errors = parse_file(path)
+    import unless `skip_invalid`; a reference file's errors are then listed with its name.
+    `source`: the name messages give `path` (an upload's own name, not its temporary copy)."""
+    questions, errors = parse_file(path, source)
     if references is not None:
         try:
             text = references.read_text(encoding="utf-8")
@@ -178,9 +191,9 @@ def load_file(
             RowError(e.line, f"in {references.name}: {e.reason}") for e in ref_errors
         ]
     if errors and not skip_invalid:
-        raise SuiteImportError(str(path), errors, len(questions))
+        raise SuiteImportError(source or str(path), errors, len(questions))
     if not questions:
-        raise PerficsError(f"{path} holds no valid questions.")
+        raise PerficsError(f"{source or path} holds no valid questions.")
     return questions, errors
 
 

@@ -97,3 +97,10 @@ class GenerationTable:
             "FROM generations WHERE run_id = ?",
             [run_id],
         )[0]
+
+    def speeds(self) -> pd.DataFrame:
+        """Mean seconds per stored generation (prompt and answer), by model, with n."""
+        return self.db.query_df(
+            "SELECT model_name AS model, avg(total_s) AS seconds, count(*) AS n "
+            "FROM generations GROUP BY model_name"
+        )

@@ -127,3 +127,21 @@ class ItemTable:
     def scores(self, run_id: str, kind: ItemKind) -> pd.DataFrame:
         """Finished units of one kind with their judge scores and both pair verdicts."""
         return self.db.query_df(UNIT_SCORES_SQL, [run_id, run_id, run_id, kind])
+
+    def unit_speeds(self) -> pd.DataFrame:
+        """Mean seconds per finished unit of every benchmark run so far, with n: answers by
+        model, refinement rounds and judge; pairs by judge (model is NULL for them)."""
+        return self.db.query_df(
+            """
+            SELECT i.kind,
+                   CASE WHEN i.kind = 'answer' THEN i.model_name END AS model,
+                   CASE WHEN i.kind = 'answer'
+                        THEN CAST(r.config->>'rounds' AS INTEGER) END AS rounds,
+                   r.config->'judge'->>'name' AS judge,
+                   avg(i.seconds) AS seconds,
+                   count(*) AS n
+            FROM run_items i JOIN runs r ON r.id = i.run_id
+            WHERE r.kind = 'benchmark' AND i.status = 'done' AND i.seconds IS NOT NULL
+            GROUP BY ALL
+            """
+        )

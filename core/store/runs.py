@@ -150,12 +150,17 @@ class RunTable:
         """Ask whoever works on the run to stop; honoured at its next step."""
         self.db.execute("UPDATE runs SET stop_requested = true WHERE id = ?", [run_id])
 
+    def stop_requested(self, run_id: str) -> bool:
+        return bool(
+            self.db.scalar("SELECT stop_requested FROM runs WHERE id = ?", [run_id]) or False
+        )
+
     def requeue(self, run_id: str) -> None:
         """An unfinished run waits for a worker again, with any earlier stop request withdrawn."""
         self.db.execute(
             "UPDATE runs SET status = 'queued', stop_requested = false, finished_at = NULL, "
             "pid = NULL, owner_started_at = NULL "
-            "WHERE id = ? AND status IN ('queued', 'failed', 'interrupted')",
+            "WHERE id = ? AND status IN ('queued', 'failed', 'interrupted', 'stopped')",
             [run_id],
         )
 

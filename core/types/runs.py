@@ -22,11 +22,22 @@ class RunStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
-    INTERRUPTED = "interrupted"  # stopped, killed or Ctrl+C: resumable
+    INTERRUPTED = "interrupted"  # its process was killed, crashed or got Ctrl+C: resumable
+    STOPPED = "stopped"  # someone pressed Stop (or `perfics run --stop`): resumable
 
     @property
     def resumable(self) -> bool:
-        return self in (RunStatus.QUEUED, RunStatus.FAILED, RunStatus.INTERRUPTED)
+        return self in (
+            RunStatus.QUEUED,
+            RunStatus.FAILED,
+            RunStatus.INTERRUPTED,
+            RunStatus.STOPPED,
+        )
+
+    @property
+    def active(self) -> bool:
+        """Queued or running: it may still change, so screens poll it."""
+        return self in (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -198,3 +209,45 @@ class RunRecord:
 class RunProgress:
     done: int
     total: int
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """How big a benchmark is before it starts, and how long it should take from speeds
+    measured on this machine. `seconds` covers the units that have a measurement behind them
+    (None when none has); `unmeasured` names the work nothing was measured for yet."""
+
+    questions: int
+    answers: int  # units: one model's refined (and judged) answer to one question
+    pairs: int  # units: one model-vs-model comparison by the judge
+    seconds: float | None = None
+    unmeasured: tuple[str, ...] = ()
+    rough: tuple[str, ...] = ()  # estimated from generation speed only, not from earlier units
+    measured_units: int = 0  # n: earlier units the estimate rests on
+    measured_generations: int = 0  # n: stored generations, for the rough part
+
+    @property
+    def units(self) -> int:
+        return self.answers + self.pairs
+
+    @property
+    def complete(self) -> bool:
+        """Every unit has a measured speed behind it."""
+        return self.seconds is not None and not self.unmeasured
+
+
+@dataclass(frozen=True)
+class RunState:
+    """A benchmark run as a progress line shows it: status, finished and total units, and
+    the seconds left (None when nothing measured says yet)."""
+
+    run_id: str
+    status: RunStatus
+    done: int
+    total: int
+    eta_s: float | None = None
+    error: str | None = None
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 0.0

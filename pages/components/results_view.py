@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.app.formatting import estimate
 from core.app.runs import overview
+from pages.components.quick_start import quick_start
 
 
 def results_table(rows: list[dict], judge_label: str) -> pd.DataFrame:
@@ -47,6 +48,7 @@ def pick_run(key: str) -> str | None:
     runs = overview()
     if runs.empty:
         st.info("No benchmark runs yet. Start one on the Benchmarks page or with `perfics run`.")
+        quick_start(key)
         return None
     labels = {
         r.id: f"{run_label(r)} · {r.status} · {r.items_done}/{r.total}" for r in runs.itertuples()

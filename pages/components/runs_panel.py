@@ -1,7 +1,8 @@
 """The Benchmarks page's live list of runs, with Resume, Stop and Delete for one of them.
 
-It polls the store every two seconds while a run is queued or running, so progress, ETA and a
-worker that died (shown as interrupted, with Resume) appear without reloading the page.
+Every queued or running run's progress and time left come first. The panel polls the store
+every two seconds while a run is queued or running, so progress, ETA and a worker that died
+(shown as interrupted, with Resume) appear without reloading the page.
 """
 
 from __future__ import annotations
@@ -10,25 +11,42 @@ import pandas as pd
 import streamlit as st
 
 from core.app import runs
+from core.app.formatting import duration, progress_text
 from core.errors import PerficsError
 from core.types import RunStatus
+from pages.components.quick_start import quick_start
 from pages.components.results_view import run_label
 
 POLL_S = 2.0
-TABLE_COLUMNS = ["id", "created_at", "status", "suite", "models", "judge", "rounds"]
-
-
-def _eta(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds:
-        return ""
-    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+ACTIVE = [RunStatus.RUNNING, RunStatus.QUEUED]
+# Status and progress first: a wide table scrolls, and these are what a glance is for.
+TABLE_COLUMNS = [
+    "status",
+    "progress",
+    "items",
+    "time left",
+    "created_at",
+    "suite",
+    "models",
+    "judge",
+    "rounds",
+    "error",
+    "id",
+]
 
 
 def _summary(r: pd.Series) -> str:
-    line = f"Run `{r.id[:12]}` · **{r.status}** · {r['items_done']} of {r.total} items"
-    if r.status == RunStatus.RUNNING and _eta(r.eta_s):
-        line += f" · about {_eta(r.eta_s)} left"
-    return line
+    return f"Run `{r.id[:12]}` · **{r.status}** · {progress_text(runs.state_of(r))}"
+
+
+def _table(table: pd.DataFrame) -> pd.DataFrame:
+    shown = table.copy()
+    shown["items"] = [f"{d} of {t}" for d, t in zip(shown.items_done, shown.total, strict=True)]
+    shown["time left"] = [
+        f"about {duration(e)}" if s in ACTIVE and pd.notna(e) else ""
+        for s, e in zip(shown.status, shown.eta_s, strict=True)
+    ]
+    return shown[TABLE_COLUMNS]
 
 
 def _act(notice: str) -> None:
@@ -45,7 +63,8 @@ def _controls(r: pd.Series) -> None:
     c1, c2, c3 = st.columns(3)
     resume = c1.button("Resume", key="bench_resume", type="primary", disabled=not status.resumable)
     stop = c2.button("Stop", key="bench_stop", disabled=not active)
-    confirm = c3.checkbox("Confirm delete", key="bench_delete_confirm", disabled=active)
+    # Keyed by run: a confirmation never carries over to another run.
+    confirm = c3.checkbox("Confirm delete", key=f"bench_delete_confirm_{r.id}", disabled=active)
     delete = c3.button("Delete run", key="bench_delete", disabled=active or not confirm)
     try:
         if resume:
@@ -71,19 +90,25 @@ def _draw() -> None:
         return
     if table.empty:
         st.caption("No runs yet.")
+        quick_start("bench")
         return
+    by_id = table.set_index("id", drop=False)
+    active = [r for _, r in by_id.iterrows() if r.status in ACTIVE]
+    for r in active:  # progress first, above the picker and the table
+        st.markdown(_summary(r))
+        st.progress(float(r.progress))
     labels = {r.id: f"{run_label(r)} · {r.id[:8]}" for r in table.itertuples()}
     if st.session_state.get("bench_manage") not in labels:
         st.session_state.pop("bench_manage", None)
     pick = st.selectbox("Run", list(labels), format_func=labels.get, key="bench_manage")
-    row = table.set_index("id", drop=False).loc[pick]
-    st.markdown(_summary(row))
-    st.progress(float(row.progress))
+    row = by_id.loc[pick]
+    if row.status not in ACTIVE:
+        st.markdown(_summary(row))
     if isinstance(row.error, str) and row.error:
         st.caption(f"Last error: {row.error}")
     _controls(row)
     st.dataframe(
-        table[[*TABLE_COLUMNS, "items_done", "total", "progress", "error"]],
+        _table(table),
         hide_index=True,
         width="stretch",
         column_config={"progress": st.column_config.ProgressColumn(min_value=0, max_value=1)},
@@ -92,7 +117,7 @@ def _draw() -> None:
 
 def runs_panel() -> None:
     try:
-        active = runs.overview().status.isin([RunStatus.RUNNING, RunStatus.QUEUED]).any()
+        active = runs.overview().status.isin(ACTIVE).any()
     except PerficsError as exc:
         st.error(str(exc))
         return

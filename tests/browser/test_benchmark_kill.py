@@ -62,6 +62,6 @@ def test_killed_worker_shows_interrupted_with_resume_within_10_s(tmp_path, serve
     stop = page.get_by_role("button", name="Stop", exact=True)
     expect(stop).to_be_enabled(timeout=10_000)
     stop.click()
-    expect(page.locator("strong").filter(has_text="interrupted")).to_be_visible(timeout=30_000)
+    expect(page.locator("strong").filter(has_text="stopped")).to_be_visible(timeout=30_000)
     run = store.runs.get(run.id)
     assert run.error == "stopped on request" and run.done_units >= done_before

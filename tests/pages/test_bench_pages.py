@@ -22,7 +22,7 @@ def test_benchmarks_page_starts_a_background_run_that_finishes(open_page):
     assert "builtin" in list(at.dataframe[0].value.name)
     at.number_input(key="bench_limit").set_value(2)
     at.number_input(key="bench_rounds").set_value(1)
-    at.button(key="FormSubmitter:bench_new-Start run").click()
+    at.button(key="bench_start").click()
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("Started run" in s.value for s in at.success)
@@ -52,19 +52,18 @@ def test_benchmarks_default_to_the_papers_fixed_rounds_and_a_balanced_sample(ope
     at.number_input(key="bench_sample_seed").set_value(2)
     at.multiselect(key="bench_models").set_value(["fake-echo"])
     at.selectbox(key="bench_judge").set_value("(no judge)")
-    at.button(key="FormSubmitter:bench_new-Start run").click()
+    at.button(key="bench_start").click()
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     config = store.runs.get(overview().id[0]).config
     assert (config.stop_early, config.sample_seed, len(config.question_ids)) == (False, 2, 9)
 
 
-def test_bad_run_request_shows_an_error(open_page):
+def test_bad_run_request_shows_an_error_and_cannot_start(open_page):
     at = open_page("pages/benchmarks.py")
-    at.multiselect(key="bench_models").set_value([])
-    at.button(key="FormSubmitter:bench_new-Start run").click()
-    at.run()
+    at.multiselect(key="bench_models").set_value([]).run()
     assert "at least one model" in at.error[0].value
+    assert at.button(key="bench_start").disabled
 
 
 def test_results_page_shows_scores_with_intervals_and_drill_down(open_page, judged_run):

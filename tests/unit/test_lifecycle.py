@@ -104,14 +104,14 @@ def test_the_worker_beats_a_heartbeat_and_honours_a_stop_request(store, monkeypa
     worker.join(timeout=30)
     run = store.runs.get(run_id)
     assert errors == ["stopped"]
-    assert (run.status, run.error) == ("interrupted", "stopped on request")
+    assert (run.status, run.error) == ("stopped", "stopped on request")
     assert 2 <= run.done_units < run.total_units == 20
 
 
 def test_a_queued_run_stopped_before_its_worker_claims_it_never_starts(store):
     run_id = create_run(store, bench_spec(limit=2), "fake")
     assert runs.stop_run(run_id) == "Stopped before it started."
-    assert store.runs.get(run_id).status == "interrupted"
+    assert store.runs.get(run_id).status == "stopped"
     with pytest.raises(RunStopped):
         run_benchmark(store, run_id, fake_pool())  # a worker arriving late
     assert store.runs.get(run_id).done_units == 0
@@ -170,7 +170,7 @@ def test_a_hung_worker_stays_running_until_stop_kills_it(store):
         assert "killed" in runs.stop_run(old)
         hung.wait(timeout=10)
         run = store.runs.get(old)
-        assert run.status == "interrupted" and "hung" in run.error and run.status.resumable
+        assert run.status == "stopped" and "hung" in run.error and run.status.resumable
         # A process that is not one of ours is only asked, never signalled.
         assert runs.stop_run(young).startswith("Stopping")
         assert live.poll() is None and store.runs.get(young).status == "running"

@@ -47,15 +47,15 @@ def test_a_launched_worker_finishes_the_run_and_is_reaped(store, fake_worker_env
     assert f"run {run_id} completed" in log
 
 
-def test_stop_run_signals_the_worker_which_ends_interrupted_and_resumable(store, fake_worker_env):
+def test_stop_run_signals_the_worker_which_ends_stopped_and_resumable(store, fake_worker_env):
     run_id = runs.start_run(_spec(20))
     _wait_for(lambda: store.runs.get(run_id).done_units >= 2)
     pid = store.runs.get(run_id).pid
     assert runs.stop_run(run_id).startswith("Stopping")
     _wait_for(lambda: not process_alive(pid), timeout=10)
     run = store.runs.get(run_id)
-    assert (run.status, run.error) == ("interrupted", "stopped on request")
-    assert run.done_units < run.total_units
+    assert (run.status, run.error) == ("stopped", "stopped on request")
+    assert run.status.resumable and run.done_units < run.total_units
     assert "stopped on request" in worker.log_path(run_id).read_text()
     runs.resume_run(run_id)
     _wait_for(lambda: store.runs.get(run_id).status == "completed", timeout=120)
@@ -81,7 +81,7 @@ def test_cli_background_run_stop_and_delete(store):
     _wait_for(lambda: store.runs.get(run_id).status == "running")
     stopped = run_cli("run", "--stop", run_id, env=FAKE)
     assert stopped.returncode == 0 and "Stopping" in stopped.stderr
-    _wait_for(lambda: store.runs.get(run_id).status == "interrupted", timeout=15)
+    _wait_for(lambda: store.runs.get(run_id).status == "stopped", timeout=15)
     refused = run_cli("run", "--stop", run_id, env=FAKE)
     assert refused.returncode == 1 and "not running" in refused.stderr
     assert "Traceback" not in refused.stderr
