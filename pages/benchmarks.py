@@ -42,7 +42,19 @@ with st.expander("Import a question suite (FastChat question.jsonl, MT-bench, CS
             suites = runs.suites()
         except PerficsError as exc:  # one row a line, as the message lists them
             st.error("  \n".join(escape(line.strip()) for line in str(exc).splitlines()))
-st.dataframe(suites, hide_index=True, width="stretch")
+st.dataframe(
+    suites,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "name": "Suite",
+        "source": "Imported from",
+        "created_at": st.column_config.DatetimeColumn("Imported (UTC)"),
+        "questions": "Questions",
+        "categories": "Categories",
+        "with_reference": "With a reference",
+    },
+)
 
 usable = resources.usable_models()
 names = [m.name for m in usable]

@@ -10,6 +10,7 @@ from core.app import runs
 from core.app.formatting import progress_text
 from core.errors import PerficsError
 from core.types import RunState
+from pages.components.text import escape
 
 POLL_S = 2.0
 
@@ -42,4 +43,4 @@ def run_progress(run_id: str) -> None:
         return
     st.markdown(progress_line(state))
     if state.error:
-        st.caption(f"Last error: {state.error}")
+        st.caption(f"Last error: {escape(state.error)}")

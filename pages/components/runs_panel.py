@@ -16,6 +16,7 @@ from core.errors import PerficsError
 from core.types import RunStatus
 from pages.components.quick_start import quick_start
 from pages.components.results_view import run_label
+from pages.components.text import escape
 
 POLL_S = 2.0
 ACTIVE = [RunStatus.RUNNING, RunStatus.QUEUED]
@@ -105,13 +106,25 @@ def _draw() -> None:
     if row.status not in ACTIVE:
         st.markdown(_summary(row))
     if isinstance(row.error, str) and row.error:
-        st.caption(f"Last error: {row.error}")
+        st.caption(f"Last error: {escape(row.error)}")
     _controls(row)
     st.dataframe(
         _table(table),
         hide_index=True,
         width="stretch",
-        column_config={"progress": st.column_config.ProgressColumn(min_value=0, max_value=1)},
+        column_config={
+            "status": st.column_config.TextColumn("Status"),
+            "progress": st.column_config.ProgressColumn("Progress", min_value=0, max_value=1),
+            "items": st.column_config.TextColumn("Units done"),
+            "time left": st.column_config.TextColumn("Time left"),
+            "created_at": st.column_config.DatetimeColumn("Started (UTC)"),
+            "suite": st.column_config.TextColumn("Suite"),
+            "models": st.column_config.TextColumn("Models"),
+            "judge": st.column_config.TextColumn("Judge"),
+            "rounds": st.column_config.NumberColumn("Rounds"),
+            "error": st.column_config.TextColumn("Last error"),
+            "id": st.column_config.TextColumn("Run id"),
+        },
     )
 
 
