@@ -79,8 +79,10 @@ def tradeoff_scatter(
         xaxis_title=cost_label(basis, currency),
         yaxis_title="Quality (0–1)",
         yaxis={"range": [-0.05, 1.12]},
-        legend={"orientation": "h"},
-        margin={"t": 30},
+        # Above the plot: below it, a horizontal legend covers the x-axis title.
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        xaxis={"rangemode": "tozero"},  # no cost is negative, even with a single point
+        margin={"t": 60},
     )
     return fig
 
