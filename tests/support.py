@@ -202,3 +202,19 @@ def assert_no_duplicates(store: Store, run_id: str) -> None:
         [run_id],
     )
     assert judged.empty
+
+
+def open_dashboard_page(browser, url: str, title: str, height: int = 2000):
+    """A new tab on the dashboard, then the page `title` through its sidebar link. The entry
+    page comes first: its st.navigation owns the routes from then on (a deep link right after
+    a server start runs Streamlit's older multipage mode)."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": height})
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Models")).to_be_visible(timeout=60_000)
+    if title != "Models":
+        page.get_by_role("link", name=title).click()
+        heading = {"Refine": "Self-refinement"}.get(title, title)
+        expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=30_000)
+    return page

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from core.store import Store
-from tests.support import ROOT
+from tests.support import ROOT, open_dashboard_page
 
 pytestmark = pytest.mark.browser
 
@@ -29,12 +29,7 @@ def test_killed_worker_shows_interrupted_with_resume_within_10_s(tmp_path, serve
     db = tmp_path / "kill.duckdb"
     # The fake backend, slowed down so the run is still going when it is killed.
     url = serve(db, PERFICS_BACKEND="fake", PERFICS_FAKE_DELAY_S="0.2")
-    page = browser.new_page(viewport={"width": 1400, "height": 2000})
-    page.goto(url)
-    # The entry page first: its st.navigation owns the routes from then on.
-    expect(page.get_by_role("heading", name="Models")).to_be_visible(timeout=60_000)
-    page.get_by_role("link", name="Benchmarks").click()
-    expect(page.get_by_role("heading", name="Benchmarks")).to_be_visible(timeout=30_000)
+    page = open_dashboard_page(browser, url, "Benchmarks", 2000)
     page.get_by_role("spinbutton", name="Questions (0 = all)").fill("10")
     page.get_by_role("spinbutton", name="Refinement rounds").fill("1")
     page.get_by_role("button", name="Start run").click()

@@ -7,7 +7,7 @@ import pytest
 from core.app.refine import STOP_PRESSED
 from core.store import Store
 from core.types import RunStatus
-from tests.support import ROOT
+from tests.support import ROOT, open_dashboard_page
 
 pytestmark = pytest.mark.browser
 
@@ -18,11 +18,7 @@ def test_stop_ends_a_running_refinement_as_stopped(tmp_path, serve, browser):
     db = tmp_path / "stop.duckdb"
     # The fake backend, slowed down so the refinement is still going when Stop is pressed.
     url = serve(db, PERFICS_BACKEND="fake", PERFICS_FAKE_DELAY_S="1.5")
-    page = browser.new_page(viewport={"width": 1400, "height": 2000})
-    page.goto(url)
-    expect(page.get_by_role("heading", name="Models")).to_be_visible(timeout=60_000)
-    page.get_by_role("link", name="Refine").click()
-    expect(page.get_by_role("heading", name="Self-refinement")).to_be_visible(timeout=30_000)
+    page = open_dashboard_page(browser, url, "Refine", 2000)
     page.get_by_role("spinbutton", name="Rounds").fill("3")
     page.get_by_role("button", name="Refine", exact=True).click()
 

@@ -10,7 +10,7 @@ import pytest
 
 from core.evaluation.lifecycle import process_alive
 from core.store import Store
-from tests.support import ROOT, finished_run
+from tests.support import ROOT, finished_run, open_dashboard_page
 
 pytestmark = pytest.mark.browser
 
@@ -46,11 +46,7 @@ def test_start_stop_resume_delete_from_the_page(tmp_path, serve, browser):
     assert all(other_rows.values())
     # The fake backend, slowed down so the run is still going when it is stopped.
     url = serve(db, PERFICS_BACKEND="fake", PERFICS_FAKE_DELAY_S="0.2")
-    page = browser.new_page(viewport={"width": 1400, "height": 2400})
-    page.goto(url)
-    expect(page.get_by_role("heading", name="Models")).to_be_visible(timeout=60_000)
-    page.get_by_role("link", name="Benchmarks").click()
-    expect(page.get_by_role("heading", name="Benchmarks")).to_be_visible(timeout=30_000)
+    page = open_dashboard_page(browser, url, "Benchmarks", 2400)
 
     page.get_by_role("spinbutton", name="Refinement rounds").fill("1")
     questions = page.get_by_role("spinbutton", name="Questions (0 = all)")
