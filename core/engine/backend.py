@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from core.types import ChoiceScores, Generation, ModelInfo, SamplerSettings
+from core.types import ChoiceScores, Generation, ModelInfo, SamplerSettings, TextScore
 
 OnToken = Callable[[str], None] | None
 
@@ -29,4 +29,10 @@ class Backend(Protocol):
         """The assistant's reply `prefix + choice` among fixed choices: P(each choice),
         renormalised over the choices, and the choice a temperature-0 sampler writes. None
         when the backend exposes no token probabilities; the caller samples under a grammar."""
+        ...
+
+    def score_text(self, context: str, continuation: str, top_k: int = 5) -> TextScore | None:
+        """Teacher-forced log-probability, rank, entropy and top_k alternatives of each token
+        of `continuation` after `context`, tokenised separately. None when the backend
+        exposes no token probabilities."""
         ...

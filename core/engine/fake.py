@@ -13,11 +13,22 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from core.engine.backend import OnToken
 from core.engine.grammar_choices import choices
 from core.engine.prompts import check_prompt, fallback_chat_prompt
-from core.errors import GenerationFailed, PromptTooLong
-from core.types import ChoiceScores, Generation, ModelInfo, SamplerSettings
+from core.engine.token_scoring import teacher_forced
+from core.errors import GenerationFailed, InvalidRequest, PromptTooLong
+from core.types import (
+    ChoiceScores,
+    Generation,
+    ModelInfo,
+    SamplerSettings,
+    TextScore,
+    TokenAlternative,
+    TokenScore,
+)
 
 FAKE_INFO = ModelInfo(
     name="fake-echo",
@@ -92,6 +103,54 @@ class FakeBackend:
         rest = 0.3 / (len(choices) - 1)
         probabilities = {c: 0.7 if c == answered else rest for c in choices}
         return ChoiceScores(probabilities=probabilities, greedy=answered)
+
+    def score_text(self, context: str, continuation: str, top_k: int = 5) -> TextScore | None:
+        """Words are tokens, after a "<s>" BOS; the vocabulary is the text's distinct words.
+        Each row's logits are seeded by the words before it, so scores are deterministic and
+        go through the same reduction as a real model's."""
+        if not self.probabilities:
+            return None
+        if not continuation.strip():
+            raise InvalidRequest("The continuation to score is empty.")
+        if top_k < 0:
+            raise InvalidRequest(f"top_k must be 0 or more, got {top_k}")
+        head, tail = ["<s>", *_words(context)], _words(continuation)
+        limit = self.info.context_length or 512
+        if len(head) + len(tail) > limit:
+            raise PromptTooLong(len(head) + len(tail), limit)
+        vocab = sorted(set(head + tail))
+        ids = [vocab.index(w) for w in head + tail]
+
+        def decode(tokens, first_position, wants_row):
+            for i, wanted in enumerate(wants_row):
+                if wanted:
+                    seen = " ".join(vocab[t] for t in ids[: first_position + i + 1])
+                    seed = int(hashlib.sha256(seen.encode()).hexdigest()[:8], 16)
+                    yield np.random.default_rng(seed).normal(0.0, 2.0, len(vocab))
+
+        rows = teacher_forced(ids, len(head), decode, top_k, n_batch=8, max_outputs=8)
+        tokens = tuple(
+            TokenScore(
+                token_id=r.token_id,
+                text=vocab[r.token_id],
+                logprob=r.logprob,
+                rank=r.rank,
+                entropy=r.entropy,
+                top=tuple(
+                    TokenAlternative(token_id=i, text=vocab[i], logprob=lp)
+                    for i, lp in zip(r.top_ids, r.top_logprobs, strict=True)
+                ),
+            )
+            for r in rows
+        )
+        return TextScore(
+            model_name=self.info.name,
+            context=context,
+            continuation=continuation,
+            context_tokens=len(head),
+            tokens=tokens,
+            seconds=0.001,
+        )
 
     def _run(self, prompt, recorded_prompt, settings, on_token, prompt_format) -> Generation:
         self.prompts.append(prompt)

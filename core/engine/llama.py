@@ -17,11 +17,21 @@ import psutil
 
 from core.engine.backend import OnToken
 from core.engine.choices import score_choices
+from core.engine.llama_batch import BatchDecoder, token_piece
 from core.engine.llama_scoring import CanonicalScorer
 from core.engine.prompts import FALLBACK_STOP, check_messages, check_prompt, fallback_chat_prompt
 from core.engine.registry import read_metadata
+from core.engine.token_scoring import OUTPUT_BUDGET_BYTES, RowReduction, teacher_forced
 from core.errors import GenerationFailed, InvalidRequest, PromptTooLong, UnusableModel
-from core.types import ChoiceScores, Generation, ModelInfo, SamplerSettings
+from core.types import (
+    ChoiceScores,
+    Generation,
+    ModelInfo,
+    SamplerSettings,
+    TextScore,
+    TokenAlternative,
+    TokenScore,
+)
 
 
 def peak_rss_mb() -> float:
@@ -183,6 +193,70 @@ class LlamaBackend:
                 )
             except (RuntimeError, ValueError) as exc:
                 raise GenerationFailed(f"{self.info.name} failed while scoring: {exc}") from exc
+
+    def score_text(self, context: str, continuation: str, top_k: int = 5) -> TextScore:
+        """Teacher-forced scores of `continuation` after `context` (core/engine/token_scoring.py).
+        The two are tokenised separately, BOS before the context only if the GGUF asks for it,
+        so the scored tokens are the continuation's own even where a joint tokenisation would
+        merge across the boundary."""
+        if not continuation:
+            raise InvalidRequest("The continuation to score is empty.")
+        if top_k < 0:
+            raise InvalidRequest(f"top_k must be 0 or more, got {top_k}")
+        start = time.perf_counter()
+        # add_bos=True lets llama.cpp add BOS only where the vocabulary says so (Gemma yes,
+        # SmolLM2 no); continuation tokens never get one.
+        head = self.llm.tokenize(context.encode("utf-8"), add_bos=True, special=False)
+        tail = self.llm.tokenize(continuation.encode("utf-8"), add_bos=False, special=False)
+        if not head:
+            raise InvalidRequest(
+                f"{self.info.name} adds no BOS token, so an empty context leaves nothing to "
+                "predict the first token from; give a context."
+            )
+        if len(head) + len(tail) > self.n_ctx:
+            raise PromptTooLong(len(head) + len(tail), self.n_ctx)
+        n_batch = self.llm.n_batch
+        max_outputs = max(1, min(n_batch, OUTPUT_BUDGET_BYTES // (4 * self.llm.n_vocab())))
+        with self.lock:
+            self._scorer.forget()  # the batches below overwrite the KV cache
+            self._clear_kv()
+            decoder = BatchDecoder(self.llm, n_batch)
+            try:
+                rows = teacher_forced(head + tail, len(head), decoder, top_k, n_batch, max_outputs)
+            except (RuntimeError, ValueError) as exc:
+                raise GenerationFailed(f"{self.info.name} failed while scoring: {exc}") from exc
+            finally:
+                decoder.close()
+                # Llama's own bookkeeping (n_tokens, input_ids) knows nothing of these
+                # batches; emptying both makes the next generation start from scratch.
+                self._clear_kv()
+            tokens = tuple(self._token_score(row) for row in rows)
+        return TextScore(
+            model_name=self.info.name,
+            context=context,
+            continuation=continuation,
+            context_tokens=len(head),
+            tokens=tokens,
+            seconds=time.perf_counter() - start,
+        )
+
+    def _clear_kv(self) -> None:
+        self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        self.llm.reset()
+
+    def _token_score(self, row: RowReduction) -> TokenScore:
+        top = tuple(
+            TokenAlternative(token_id=i, text=token_piece(self.llm, i), logprob=lp)
+            for i, lp in zip(row.top_ids, row.top_logprobs, strict=True)
+        )
+        return TokenScore(
+            token_id=row.token_id,
+            text=token_piece(self.llm, row.token_id),
+            logprob=row.logprob,
+            rank=row.rank,
+            entropy=row.entropy,
+            top=top,
+        )
 
     def _end_tokens(self) -> np.ndarray:
         if self._eog is None:

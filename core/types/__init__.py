@@ -1,7 +1,15 @@
 """Frozen records that cross layer boundaries. Every layer may import them; they import
 nothing from the project but its errors."""
 
-from core.types.engine import ChoiceScores, Generation, ModelInfo, SamplerSettings
+from core.types.engine import (
+    ChoiceScores,
+    Generation,
+    ModelInfo,
+    SamplerSettings,
+    TextScore,
+    TokenAlternative,
+    TokenScore,
+)
 from core.types.evaluation import (
     ArenaPair,
     ItemKey,
@@ -75,5 +83,8 @@ __all__ = [
     "RunUnit",
     "SamplerSettings",
     "StopReason",
+    "TextScore",
+    "TokenAlternative",
+    "TokenScore",
     "Weights",
 ]

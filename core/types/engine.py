@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,3 +94,76 @@ class ChoiceScores:
 
     probabilities: dict[str, float]
     greedy: str
+
+
+@dataclass(frozen=True)
+class TokenAlternative:
+    """One of the model's likeliest next tokens at a position."""
+
+    token_id: int
+    text: str
+    logprob: float
+
+    @property
+    def prob(self) -> float:
+        return math.exp(self.logprob)
+
+
+@dataclass(frozen=True)
+class TokenScore:
+    """One continuation token under teacher forcing: how likely the model found it given
+    everything before it. rank 1 is the model's top choice; tokens as likely as others share
+    the best rank among them. entropy is of the whole next-token distribution, in nats."""
+
+    token_id: int
+    text: str
+    logprob: float
+    rank: int
+    entropy: float
+    top: tuple[TokenAlternative, ...]
+
+    @property
+    def prob(self) -> float:
+        return math.exp(self.logprob)
+
+
+@dataclass(frozen=True)
+class TextScore:
+    """A continuation scored token by token after a context. Context and continuation are
+    tokenised separately (as lm-evaluation-harness does), so `tokens` are exactly the
+    continuation's tokens and never a token straddling the boundary."""
+
+    model_name: str
+    context: str
+    continuation: str
+    context_tokens: int  # BOS included when the model's GGUF asks for one
+    tokens: tuple[TokenScore, ...]
+    seconds: float = 0.0  # wall time of the evaluation (tokenising and reduction included)
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def n_bytes(self) -> int:
+        return len(self.continuation.encode("utf-8"))
+
+    @property
+    def total_logprob(self) -> float:
+        """Natural log of P(continuation | context)."""
+        return math.fsum(t.logprob for t in self.tokens)
+
+    @property
+    def cross_entropy(self) -> float:
+        """Nats per token; depends on the tokeniser, so compare models by bits_per_byte."""
+        return -self.total_logprob / self.n_tokens
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(self.cross_entropy)
+
+    @property
+    def bits_per_byte(self) -> float:
+        """Bits to encode the continuation's UTF-8 bytes with this model: comparable across
+        tokenisers, since every model encodes the same bytes."""
+        return -self.total_logprob / math.log(2) / self.n_bytes
