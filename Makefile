@@ -17,6 +17,7 @@ bench: setup models
 	$(PY) scripts/bench_engine.py
 	$(PY) scripts/bench_refine.py
 	$(PY) scripts/bench_tradeoffs.py
+	$(PY) scripts/bench_perplexity.py
 
 setup: $(STAMP)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 from core.app import context
 from core.errors import InvalidRequest
-from core.types import TextScore
+from core.types import CorpusPerplexity, TextScore
 
 
 def score_text(model: str, context_text: str, continuation: str, top_k: int = 5) -> TextScore:
@@ -31,3 +32,24 @@ def score_to_json(score: TextScore) -> dict:
         "perplexity": score.perplexity,
         "bits_per_byte": score.bits_per_byte,
     }
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 text file for scoring, with a clear error rather than a traceback."""
+    try:
+        return path.read_text(encoding="utf-8-sig")  # a BOM from Windows editors is not text
+    except FileNotFoundError:
+        raise InvalidRequest(f"No such file: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"{path} is not UTF-8 text (byte {exc.start}).") from None
+    except OSError as exc:
+        raise InvalidRequest(f"Cannot read {path}: {exc.strerror}") from None
+
+
+def corpus_perplexity(model: str, text: str, n_ctx: int = 512, on_chunk=None) -> CorpusPerplexity:
+    """`model`'s perplexity on `text` by llama-perplexity's method, for comparison with it."""
+    backend = context.load_backend(model)
+    scorer = getattr(backend, "corpus_perplexity", None)
+    if scorer is None:
+        raise InvalidRequest(f"{backend.info.name}'s backend exposes no token probabilities.")
+    return scorer(text, n_ctx, on_chunk)

@@ -19,12 +19,14 @@ from core.engine.backend import OnToken
 from core.engine.choices import score_choices
 from core.engine.llama_batch import BatchDecoder, token_piece
 from core.engine.llama_scoring import CanonicalScorer
+from core.engine.perplexity import corpus_nlls, running_perplexities, summarise
 from core.engine.prompts import FALLBACK_STOP, check_messages, check_prompt, fallback_chat_prompt
 from core.engine.registry import read_metadata
 from core.engine.token_scoring import OUTPUT_BUDGET_BYTES, RowReduction, teacher_forced
 from core.errors import GenerationFailed, InvalidRequest, PromptTooLong, UnusableModel
 from core.types import (
     ChoiceScores,
+    CorpusPerplexity,
     Generation,
     ModelInfo,
     SamplerSettings,
@@ -237,6 +239,49 @@ class LlamaBackend:
             continuation=continuation,
             context_tokens=len(head),
             tokens=tokens,
+            seconds=time.perf_counter() - start,
+        )
+
+    def corpus_perplexity(self, text: str, n_ctx: int = 512, on_chunk=None) -> CorpusPerplexity:
+        """The text's perplexity by llama-perplexity's method (core/engine/perplexity.py)."""
+        if n_ctx < 16 or n_ctx > self.n_ctx:
+            raise InvalidRequest(f"--ctx must be between 16 and {self.n_ctx}, got {n_ctx}")
+        start = time.perf_counter()
+        tokens = self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+        if len(tokens) < 2 * n_ctx:
+            raise InvalidRequest(
+                f"The text is {len(tokens)} tokens; perplexity with a {n_ctx}-token context "
+                f"needs at least {2 * n_ctx} (two chunks). Give a longer text or a smaller --ctx."
+            )
+        import llama_cpp
+
+        vocab = self.llm._model.vocab
+        bos = llama_cpp.llama_vocab_bos(vocab) if llama_cpp.llama_vocab_get_add_bos(vocab) else None
+        # As llama-perplexity with -b n_ctx: a chunk is one batch (within the output budget).
+        max_outputs = max(1, min(n_ctx, OUTPUT_BUDGET_BYTES // (4 * self.llm.n_vocab())))
+        with self.lock:
+            self._scorer.forget()  # the batches below overwrite the KV cache
+            decoder = BatchDecoder(self.llm, n_ctx)
+            try:
+                nlls = corpus_nlls(
+                    tokens, n_ctx, bos, decoder, self._clear_kv, n_ctx, max_outputs, on_chunk
+                )
+            except (RuntimeError, ValueError) as exc:
+                raise GenerationFailed(f"{self.info.name} failed while scoring: {exc}") from exc
+            finally:
+                decoder.close()
+                self._clear_kv()
+        flat = [v for chunk in nlls for v in chunk]
+        ppl, spread = summarise(flat)
+        return CorpusPerplexity(
+            model_name=self.info.name,
+            n_ctx=n_ctx,
+            text_tokens=len(tokens),
+            chunks=len(nlls),
+            tokens_scored=len(flat),
+            perplexity=ppl,
+            uncertainty=spread,
+            chunk_perplexities=running_perplexities(nlls),
             seconds=time.perf_counter() - start,
         )
 

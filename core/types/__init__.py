@@ -3,6 +3,7 @@ nothing from the project but its errors."""
 
 from core.types.engine import (
     ChoiceScores,
+    CorpusPerplexity,
     Generation,
     ModelInfo,
     SamplerSettings,
@@ -46,6 +47,7 @@ from core.types.runs import (
 
 __all__ = [
     "ChoiceScores",
+    "CorpusPerplexity",
     "COST_BASES",
     "AnswerCost",
     "ApiPrice",

@@ -167,3 +167,24 @@ class TextScore:
         """Bits to encode the continuation's UTF-8 bytes with this model: comparable across
         tokenisers, since every model encodes the same bytes."""
         return -self.total_logprob / math.log(2) / self.n_bytes
+
+
+@dataclass(frozen=True)
+class CorpusPerplexity:
+    """A text's perplexity by llama.cpp's method (core/engine/perplexity.py): n_ctx-token
+    chunks, the second half of each scored."""
+
+    model_name: str
+    n_ctx: int
+    text_tokens: int  # the whole text; a remainder shorter than a chunk is not scored
+    chunks: int
+    tokens_scored: int
+    perplexity: float
+    uncertainty: float  # llama-perplexity's "+/-": PPL * sqrt(var(nll) / (n - 1))
+    chunk_perplexities: tuple[float, ...]  # running estimate after each chunk, as [i] lines
+    seconds: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        evaluated = self.chunks * self.n_ctx
+        return evaluated / self.seconds if self.seconds > 0 else None

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from dataclasses import asdict
+from pathlib import Path
 
 from core.app.cli.common import print_json
-from core.app.scoring import score_text, score_to_json
-from core.types import TextScore
+from core.app.scoring import corpus_perplexity, read_text, score_text, score_to_json
+from core.types import CorpusPerplexity, TextScore
 
 
 def _shown(text: str) -> str:
@@ -40,7 +43,46 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def format_perplexity(r: CorpusPerplexity) -> str:
+    running = ",".join(f"[{i}]{p:.4f}" for i, p in enumerate(r.chunk_perplexities, start=1))
+    speed = f", {r.tokens_per_second:.0f} tokens/s evaluated" if r.tokens_per_second else ""
+    return (
+        f"{running}\n{r.model_name}: PPL = {r.perplexity:.4f} +/- {r.uncertainty:.5f} over "
+        f"{r.chunks} chunks of {r.n_ctx} tokens ({r.tokens_scored} tokens scored, the second "
+        f"half of each; the text is {r.text_tokens} tokens); {r.seconds:.1f} s{speed}"
+    )
+
+
+def cmd_perplexity(args: argparse.Namespace) -> int:
+    text = read_text(Path(args.file))
+
+    def progress(done: int, total: int, running: float) -> None:
+        if not args.quiet:
+            print(f"chunk {done}/{total}: PPL so far {running:.4f}", file=sys.stderr)
+
+    result = corpus_perplexity(args.model, text, args.ctx, progress)
+    if args.json:
+        print_json({**asdict(result), "tokens_per_second": result.tokens_per_second})
+    else:
+        print(format_perplexity(result))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    q = sub.add_parser(
+        "perplexity",
+        help="a text's perplexity, computed as llama.cpp's llama-perplexity does",
+        description="The text is cut into --ctx-token chunks (a shorter remainder is dropped); "
+        "each chunk starts afresh with BOS where the model uses one, and its second half is "
+        "scored. Same model, text and --ctx give llama-perplexity's figure.",
+    )
+    q.add_argument("--model", required=True, help="file stem or a unique prefix of it")
+    q.add_argument("--file", required=True, help="a UTF-8 text file")
+    q.add_argument("--ctx", type=int, default=512, help="chunk size in tokens (default 512)")
+    q.add_argument("--json", action="store_true", help="print one JSON record")
+    q.add_argument("--quiet", action="store_true", help="no per-chunk progress on stderr")
+    q.set_defaults(func=cmd_perplexity)
+
     p = sub.add_parser(
         "score",
         help="log-probability of each token of a text after a context (teacher forcing)",
