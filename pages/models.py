@@ -5,7 +5,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from core.app.generate import generate
+from core.app.generate import EXAMPLE_SCHEMA, generate, schema_from_text
 from core.app.options import default_model, model_row
 from core.errors import PerficsError
 from pages.components import resources
@@ -58,6 +58,9 @@ with st.form("models_try"):
         "Prompt", "Explain in two sentences why the sky is blue.", key="models_prompt"
     )
     settings = sampler_inputs(st.columns(3), "models", 200, "Max tokens", (1, 4096))
+    with st.expander("Force JSON output"):
+        force_json = st.checkbox("Output must be JSON matching this schema", key="models_json")
+        schema_text = st.text_area("JSON schema", EXAMPLE_SCHEMA, height=150, key="models_schema")
     submitted = st.form_submit_button("Generate", type="primary")
 
 if submitted:
@@ -76,16 +79,21 @@ if submitted:
             last_draw = time.monotonic()
 
     try:
-        outcome = generate(resources.backend(info), prompt, settings, show)
-        st.session_state["models_last"] = outcome.generation
+        schema = schema_from_text(schema_text) if force_json else None
+        outcome = generate(resources.backend(info), prompt, settings, show, schema=schema)
+        st.session_state["models_last"] = outcome
     except PerficsError as exc:
         st.session_state.pop("models_last", None)  # the answer below would be from before
         st.error(str(exc))
     out.empty()
 
-gen = st.session_state.get("models_last")
-if gen is not None:
+last = st.session_state.get("models_last")
+if last is not None:
+    gen = last.generation
     show_model_text(st, gen.text)
+    if last.schema is not None:
+        st.success("The output is JSON that matches the schema.")
+        st.json(last.value)
     m = st.columns(6)
     m[0].metric("Completion tokens", gen.completion_tokens)
     m[1].metric("Tokens/s", f"{gen.gen_tokens_per_s:.1f}" if gen.gen_tokens_per_s else "–")

@@ -2,8 +2,9 @@
 grammar-constrained request validly without knowing who asked.
 
 Supports what the project's verdict grammars use: rules (`name ::= ...`), string literals,
-character classes such as `[1-9]`, rule references, groups and alternation. A grammar with
-repetition (`*`, `+`, `?`) or anything else is not enumerated: choices() returns None.
+character classes such as `[1-9]`, rule references, groups and alternation, plus the
+optional `?` (JSON-schema grammars of enums and consts use it for whitespace). A grammar with
+repetition (`*`, `+`) or anything else is not enumerated: choices() returns None.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 
-_TOKEN = re.compile(r'\s*(?:(::=)|("(?:[^"\\]|\\.)*")|(\[[^\]]*\])|([A-Za-z][\w-]*)|([|()]))')
+_TOKEN = re.compile(r'\s*(?:(::=)|("(?:[^"\\]|\\.)*")|(\[[^\]]*\])|([A-Za-z][\w-]*)|([|()?]))')
 MAX_CHOICES = 1000
 
 
@@ -96,6 +97,8 @@ class _Expander:
                 part = _class_chars(head)
             else:
                 part = self.rule(head)
+            if tokens and tokens[0] == "?":
+                part, tokens = ["", *part], tokens[1:]
             strings = [a + b for a, b in itertools.product(strings, part)]
             if len(strings) > MAX_CHOICES:
                 raise _NotFinite("too many strings")

@@ -1,5 +1,6 @@
 """AppTest for the Models page, with the fake backend for logic and SmolLM2 for the real path."""
 
+import json
 import os
 
 import duckdb
@@ -97,3 +98,43 @@ def test_an_error_clears_the_previous_answer(open_page, monkeypatch):
     at = _generate(at, "   ")
     assert "prompt is empty" in at.error[0].value
     assert not at.metric and not any("colour" in md.value for md in at.markdown)
+
+
+def _force_json(at: AppTest, schema: str) -> AppTest:
+    at.checkbox(key="models_json").check()
+    at.text_area(key="models_schema").set_value(schema)
+    return at
+
+
+def test_a_bad_schema_shows_an_error_and_stores_nothing(open_page, monkeypatch):
+    monkeypatch.setenv("PERFICS_BACKEND", "fake")
+    at = _generate(_force_json(open_page(), '{"type": "object",'), "Describe a person")
+    assert "schema is not valid JSON" in at.error[0].value
+    at = _generate(_force_json(at, '{"type": "integer", "minimum": 0}'), "How old?")
+    assert "`minimum` at /minimum" in at.error[0].value
+    assert not at.metric and not at.success
+    assert _stored_texts() == []
+
+
+def test_a_schema_the_fake_can_satisfy_shows_the_parsed_json(open_page, monkeypatch):
+    monkeypatch.setenv("PERFICS_BACKEND", "fake")
+    schema = '{"type": "object", "properties": {"colour": {"enum": ["red", "green"]}}}'
+    at = _generate(_force_json(open_page(), schema), "Pick a colour")
+    assert not at.error
+    assert "matches the schema" in at.success[0].value
+    assert at.json[0].value in ('{"colour": "red"}', '{"colour": "green"}')
+    assert json.loads(_stored_texts()[0])["colour"] in ("red", "green")
+
+
+@pytest.mark.real_model
+def test_smollm2_forced_to_the_example_schema(open_page):
+    at = open_page()
+    at.checkbox(key="models_json").check()  # the example schema: name and age
+    at.number_input(key="models_max_tokens").set_value(160)
+    at.text_area(key="models_prompt").set_value("Give the name and age of a scientist as JSON.")
+    at.button(key="FormSubmitter:models_try-Generate").click()
+    at.run()
+    assert not at.exception and not at.error, at.error
+    value = json.loads(_stored_texts()[0])
+    assert isinstance(value["name"], str) and isinstance(value["age"], int)
+    assert json.loads(at.json[0].value) == value

@@ -8,8 +8,9 @@ from dataclasses import asdict
 
 from core.app import context
 from core.app.cli.common import add_sampling_args, print_json, sampler_settings
-from core.app.generate import generate
+from core.app.generate import generate, schema_from_file
 from core.engine.registry import as_row
+from core.errors import PerficsError
 from core.store import EXPORTABLE_TABLES, FORMATS
 
 
@@ -36,13 +37,22 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     settings = sampler_settings(args)
+    schema = schema_from_file(args.schema) if args.schema else None
     context.store().init()  # fail on an unwritable or locked database before loading a model
     backend = context.load_backend(args.model)
     stream = None if args.json else (lambda piece: print(piece, end="", flush=True))
-    outcome = generate(backend, args.prompt, settings, stream, raw=args.raw)
+    try:
+        outcome = generate(backend, args.prompt, settings, stream, raw=args.raw, schema=schema)
+    except PerficsError:
+        if stream:
+            print()  # end the streamed text's line before the error
+        raise
     gen = outcome.generation
     if args.json:
-        print_json({"id": outcome.generation_id, **asdict(gen)})
+        record = {"id": outcome.generation_id, **asdict(gen)}
+        if schema is not None:
+            record["value"] = outcome.value  # the output, parsed and validated
+        print_json(record)
     else:
         print()
         print(
@@ -72,6 +82,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_sampling_args(p, max_tokens=256)
     p.add_argument("--stop", action="append", help="stop string; repeat for several")
     p.add_argument("--grammar", help="GBNF grammar the output must follow")
+    p.add_argument(
+        "--schema",
+        metavar="FILE.json",
+        help="JSON schema file: the output is forced to be JSON that validates against it",
+    )
     p.add_argument("--raw", action="store_true", help="plain completion, no chat formatting")
     p.add_argument("--json", action="store_true", help="print one JSON record")
     p.set_defaults(func=cmd_generate)
