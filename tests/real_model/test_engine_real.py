@@ -31,7 +31,7 @@ def test_generation_record_is_complete_and_consistent(smollm2):
     assert 0 < gen.prompt_tokens_evaluated <= gen.prompt_tokens
     assert 0 < gen.completion_tokens <= GREEDY.max_tokens
     assert 0 < gen.ttft_s <= gen.total_s
-    assert gen.gen_tokens_per_s and gen.gen_tokens_per_s > 1
+    assert gen.gen_tokens_per_s and gen.gen_tokens_per_s > 0  # measured; speed is for make bench
     assert gen.peak_rss_mb > 50  # the weights alone are ~98 MB
     assert gen.settings == GREEDY
     assert gen.model_sha256 == smollm2.info.sha256 and len(gen.model_sha256) == 64
