@@ -15,14 +15,12 @@ from collections.abc import Sequence
 import numpy as np
 import psutil
 
+from core.engine import llama_measure
 from core.engine.backend import OnToken
 from core.engine.choices import score_choices
-from core.engine.llama_batch import BatchDecoder, token_piece
 from core.engine.llama_scoring import CanonicalScorer
-from core.engine.perplexity import corpus_nlls, running_perplexities, summarise
 from core.engine.prompts import FALLBACK_STOP, check_messages, check_prompt, fallback_chat_prompt
 from core.engine.registry import read_metadata
-from core.engine.token_scoring import OUTPUT_BUDGET_BYTES, RowReduction, teacher_forced
 from core.errors import GenerationFailed, InvalidRequest, PromptTooLong, UnusableModel
 from core.types import (
     ChoiceScores,
@@ -31,8 +29,6 @@ from core.types import (
     ModelInfo,
     SamplerSettings,
     TextScore,
-    TokenAlternative,
-    TokenScore,
 )
 
 
@@ -197,111 +193,15 @@ class LlamaBackend:
                 raise GenerationFailed(f"{self.info.name} failed while scoring: {exc}") from exc
 
     def score_text(self, context: str, continuation: str, top_k: int = 5) -> TextScore:
-        """Teacher-forced scores of `continuation` after `context` (core/engine/token_scoring.py).
-        The two are tokenised separately, BOS before the context only if the GGUF asks for it,
-        so the scored tokens are the continuation's own even where a joint tokenisation would
-        merge across the boundary."""
-        if not continuation:
-            raise InvalidRequest("The continuation to score is empty.")
-        if top_k < 0:
-            raise InvalidRequest(f"top_k must be 0 or more, got {top_k}")
-        start = time.perf_counter()
-        # add_bos=True lets llama.cpp add BOS only where the vocabulary says so (Gemma yes,
-        # SmolLM2 no); continuation tokens never get one.
-        head = self.llm.tokenize(context.encode("utf-8"), add_bos=True, special=False)
-        tail = self.llm.tokenize(continuation.encode("utf-8"), add_bos=False, special=False)
-        if not head:
-            raise InvalidRequest(
-                f"{self.info.name} adds no BOS token, so an empty context leaves nothing to "
-                "predict the first token from; give a context."
-            )
-        if len(head) + len(tail) > self.n_ctx:
-            raise PromptTooLong(len(head) + len(tail), self.n_ctx)
-        n_batch = self.llm.n_batch
-        max_outputs = max(1, min(n_batch, OUTPUT_BUDGET_BYTES // (4 * self.llm.n_vocab())))
-        with self.lock:
-            self._scorer.forget()  # the batches below overwrite the KV cache
-            self._clear_kv()
-            decoder = BatchDecoder(self.llm, n_batch)
-            try:
-                rows = teacher_forced(head + tail, len(head), decoder, top_k, n_batch, max_outputs)
-            except (RuntimeError, ValueError) as exc:
-                raise GenerationFailed(f"{self.info.name} failed while scoring: {exc}") from exc
-            finally:
-                decoder.close()
-                # Llama's own bookkeeping (n_tokens, input_ids) knows nothing of these
-                # batches; emptying both makes the next generation start from scratch.
-                self._clear_kv()
-            tokens = tuple(self._token_score(row) for row in rows)
-        return TextScore(
-            model_name=self.info.name,
-            context=context,
-            continuation=continuation,
-            context_tokens=len(head),
-            tokens=tokens,
-            seconds=time.perf_counter() - start,
-        )
+        """Teacher-forced scores of `continuation` after `context` (see llama_measure)."""
+        return llama_measure.score_text(self, context, continuation, top_k)
 
     def corpus_perplexity(self, text: str, n_ctx: int = 512, on_chunk=None) -> CorpusPerplexity:
         """The text's perplexity by llama-perplexity's method (core/engine/perplexity.py)."""
-        if n_ctx < 16 or n_ctx > self.n_ctx:
-            raise InvalidRequest(f"--ctx must be between 16 and {self.n_ctx}, got {n_ctx}")
-        start = time.perf_counter()
-        tokens = self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
-        if len(tokens) < 2 * n_ctx:
-            raise InvalidRequest(
-                f"The text is {len(tokens)} tokens; perplexity with a {n_ctx}-token context "
-                f"needs at least {2 * n_ctx} (two chunks). Give a longer text or a smaller --ctx."
-            )
-        import llama_cpp
-
-        vocab = self.llm._model.vocab
-        bos = llama_cpp.llama_vocab_bos(vocab) if llama_cpp.llama_vocab_get_add_bos(vocab) else None
-        # As llama-perplexity with -b n_ctx: a chunk is one batch (within the output budget).
-        max_outputs = max(1, min(n_ctx, OUTPUT_BUDGET_BYTES // (4 * self.llm.n_vocab())))
-        with self.lock:
-            self._scorer.forget()  # the batches below overwrite the KV cache
-            decoder = BatchDecoder(self.llm, n_ctx)
-            try:
-                nlls = corpus_nlls(
-                    tokens, n_ctx, bos, decoder, self._clear_kv, n_ctx, max_outputs, on_chunk
-                )
-            except (RuntimeError, ValueError) as exc:
-                raise GenerationFailed(f"{self.info.name} failed while scoring: {exc}") from exc
-            finally:
-                decoder.close()
-                self._clear_kv()
-        flat = [v for chunk in nlls for v in chunk]
-        ppl, spread = summarise(flat)
-        return CorpusPerplexity(
-            model_name=self.info.name,
-            n_ctx=n_ctx,
-            text_tokens=len(tokens),
-            chunks=len(nlls),
-            tokens_scored=len(flat),
-            perplexity=ppl,
-            uncertainty=spread,
-            chunk_perplexities=running_perplexities(nlls),
-            seconds=time.perf_counter() - start,
-        )
+        return llama_measure.corpus_perplexity(self, text, n_ctx, on_chunk)
 
     def _clear_kv(self) -> None:
-        self.llm._ctx.kv_cache_seq_rm(-1, 0, -1)
-        self.llm.reset()
-
-    def _token_score(self, row: RowReduction) -> TokenScore:
-        top = tuple(
-            TokenAlternative(token_id=i, text=token_piece(self.llm, i), logprob=lp)
-            for i, lp in zip(row.top_ids, row.top_logprobs, strict=True)
-        )
-        return TokenScore(
-            token_id=row.token_id,
-            text=token_piece(self.llm, row.token_id),
-            logprob=row.logprob,
-            rank=row.rank,
-            entropy=row.entropy,
-            top=top,
-        )
+        llama_measure.clear_kv(self.llm)
 
     def _end_tokens(self) -> np.ndarray:
         if self._eog is None:
