@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import psutil
 
-from core.engine import llama_measure
+from core.engine import llama_kld, llama_measure
 from core.engine.backend import OnToken
 from core.engine.choices import score_choices
 from core.engine.llama_scoring import CanonicalScorer
@@ -30,6 +30,7 @@ from core.types import (
     SamplerSettings,
     TextScore,
 )
+from core.types.token_level import KlDivergence
 
 
 def peak_rss_mb() -> float:
@@ -199,6 +200,10 @@ class LlamaBackend:
     def corpus_perplexity(self, text: str, n_ctx: int = 512, on_chunk=None) -> CorpusPerplexity:
         """The text's perplexity by llama-perplexity's method (core/engine/perplexity.py)."""
         return llama_measure.corpus_perplexity(self, text, n_ctx, on_chunk)
+
+    def kl_divergence(self, base, text: str, n_ctx: int = 512, on_chunk=None) -> KlDivergence:
+        """This model's KL divergence from `base` (another LlamaBackend) over `text`."""
+        return llama_kld.kl_divergence(base, self, text, n_ctx, on_chunk)
 
     def _clear_kv(self) -> None:
         llama_measure.clear_kv(self.llm)

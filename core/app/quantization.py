@@ -1,0 +1,85 @@
+"""Use cases: quantized copies of a model, and how far a copy's predictions drift from its
+source's (KL divergence)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from core.app import context
+from core.engine.gguf_tensors import type_counts
+from core.engine.quantize import is_quantized, output_path, quantize
+from core.engine.registry import resolve
+from core.errors import InvalidRequest
+from core.types import ModelInfo
+from core.types.token_level import KlDivergence, QuantizedFile
+
+# (type being written, tensors done, tensors in the file)
+OnQuantizeProgress = Callable[[str, int, int], None]
+
+
+def source_model(name: str) -> ModelInfo:
+    info = resolve(name, context.list_models())
+    if not info.usable:
+        raise InvalidRequest(f"{info.name} cannot be used: {info.reason}")
+    return info
+
+
+def existing_copy(source: Path, qtype: str) -> QuantizedFile | None:
+    """The copy a previous quantization to `qtype` left next to `source`, if any."""
+    requantized = is_quantized(source)
+    path = output_path(source, qtype, requantized)
+    if not path.is_file():
+        return None
+    return QuantizedFile(
+        source=source,
+        path=path,
+        qtype=qtype,
+        size_bytes=path.stat().st_size,
+        tensor_types=type_counts(path),
+        requantized=requantized,
+        seconds=0.0,
+        reused=True,
+    )
+
+
+def quantize_model(
+    name: str,
+    types: tuple[str, ...],
+    allow_requantize: bool = False,
+    on_progress: OnQuantizeProgress | None = None,
+) -> list[QuantizedFile]:
+    """Writes the model quantized to each type in turn. A copy already written by an earlier,
+    possibly stopped, call is kept and reported as reused, so running again resumes."""
+    info = source_model(name)
+    if is_quantized(info.path) and not allow_requantize:
+        quantize(info.path, types[0], allow_requantize)  # refuses, saying why
+    threads = context.settings().threads
+    written = []
+    for qtype in types:
+        copy = existing_copy(info.path, qtype)
+        if copy is None:
+
+            def tensor_done(done: int, total: int, qtype: str = qtype) -> None:
+                if on_progress:
+                    on_progress(qtype, done, total)
+
+            copy = quantize(info.path, qtype, allow_requantize, threads, tensor_done)
+        written.append(copy)
+    return written
+
+
+def kl_divergence(
+    base: str, model: str, text: str, n_ctx: int = 512, on_chunk=None
+) -> KlDivergence:
+    """`model`'s next-token distributions against `base`'s over `text` (same vocabulary)."""
+    models = context.list_models()
+    base_info, model_info = resolve(base, models), resolve(model, models)
+    if base_info.path == model_info.path:
+        raise InvalidRequest("--base and --model are the same file: its divergence is 0.")
+    base_backend = context.load_backend(base)
+    backend = context.load_backend(model)
+    compare = getattr(backend, "kl_divergence", None)
+    if compare is None or not hasattr(base_backend, "llm"):
+        raise InvalidRequest("KL divergence needs two local GGUF models' full distributions.")
+    return compare(base_backend, text, n_ctx, on_chunk)
