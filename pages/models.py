@@ -13,6 +13,7 @@ from pages.components.model_table import MODEL_COLUMNS
 from pages.components.quick_start import quick_start
 from pages.components.sampler import sampler_inputs
 from pages.components.text import show_model_text
+from pages.components.token_view import generation_tokens
 
 st.title("Models")
 
@@ -110,3 +111,5 @@ if last is not None:
         f"{gen.model_name} · finish: {gen.finish_reason} · seed {gen.settings.seed} · "
         f"{gen.llama_cpp_version} · format: {gen.prompt_format}"
     )
+    model = next((m for m in usable if m.name == gen.model_name), None)
+    generation_tokens("models", last.generation_id, model, gen)

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from core.app import context
+from core.engine import Backend
 from core.errors import InvalidRequest
 from core.types import CorpusPerplexity, TextScore
 
@@ -19,6 +20,50 @@ def score_text(model: str, context_text: str, continuation: str, top_k: int = 5)
     if score is None:
         raise InvalidRequest(f"{backend.info.name}'s backend exposes no token probabilities.")
     return score
+
+
+def score_answer(
+    backend: Backend, prompt: str | list[dict[str, str]], answer: str, top_k: int = 5
+) -> TextScore:
+    """`answer` scored token by token after exactly what the model saw before writing it:
+    a conversation (a chat Generation's prompt) as the model's chat template formats it, or
+    a raw completion prompt as given. Also scores a pasted reference under the same prompt."""
+    if not answer.strip():
+        raise InvalidRequest("The answer is empty; there are no tokens to show.")
+    if isinstance(prompt, str):
+        scorer, args = getattr(backend, "score_text", None), (prompt, answer, top_k)
+    else:
+        scorer, args = getattr(backend, "score_reply", None), (list(prompt), answer, top_k)
+    score = scorer(*args) if scorer else None
+    if score is None:
+        raise InvalidRequest(f"{backend.info.name}'s backend exposes no token probabilities.")
+    return score
+
+
+def score_chat_reply(model: str, message: str, reply: str, top_k: int = 5) -> TextScore:
+    """`reply` as `model`'s answer to the user `message`, after the prompt `perfics generate`
+    (and the Models page) would give it: the message under the model's chat template."""
+    return score_answer(
+        context.load_backend(model), [{"role": "user", "content": message}], reply, top_k
+    )
+
+
+def prompt_before_answer(prompt: str | list[dict[str, str]]) -> str | list[dict[str, str]]:
+    """The prompt a stored step was generated from. Steps stored before the backends copied
+    the conversation hold it as it was when the step was saved, with the step's own answer
+    already appended; a prompt never ends with an assistant turn, so that one is dropped."""
+    if isinstance(prompt, list) and prompt and prompt[-1].get("role") == "assistant":
+        return prompt[:-1]
+    return prompt
+
+
+def score_step(backend: Backend, run_id: str, step: int, top_k: int = 5) -> TextScore:
+    """One stored refinement step (its kept text) scored under the prompt it was given."""
+    try:
+        prompt, text = context.store().generations.step_input(run_id, step)
+    except KeyError:
+        raise InvalidRequest(f"Run {run_id} has no step {step}.") from None
+    return score_answer(backend, prompt_before_answer(prompt), text, top_k)
 
 
 def score_to_json(score: TextScore) -> dict:

@@ -36,3 +36,11 @@ class Backend(Protocol):
         of `continuation` after `context`, tokenised separately. None when the backend
         exposes no token probabilities."""
         ...
+
+    def score_reply(
+        self, messages: list[dict[str, str]], reply: str, top_k: int = 5
+    ) -> TextScore | None:
+        """score_text for a chat answer: `reply` after the conversation formatted exactly as
+        chat() gives it to the model (its chat template, special tokens included). None when
+        the backend exposes no token probabilities."""
+        ...

@@ -75,7 +75,8 @@ class FakeBackend:
         self, messages: list[dict[str, str]], settings: SamplerSettings, on_token: OnToken = None
     ) -> Generation:
         prompt = fallback_chat_prompt(messages)
-        return self._run(prompt, messages, settings, on_token, "fallback")
+        recorded = [dict(m) for m in messages]  # as the real backend: the prompt as it was
+        return self._run(prompt, recorded, settings, on_token, "fallback")
 
     def complete(
         self, prompt: str, settings: SamplerSettings, on_token: OnToken = None
@@ -151,6 +152,12 @@ class FakeBackend:
             tokens=tokens,
             seconds=0.001,
         )
+
+    def score_reply(
+        self, messages: list[dict[str, str]], reply: str, top_k: int = 5
+    ) -> TextScore | None:
+        """`reply` after the conversation as chat() gives it to this model."""
+        return self.score_text(fallback_chat_prompt(messages), reply, top_k)
 
     def _run(self, prompt, recorded_prompt, settings, on_token, prompt_format) -> Generation:
         self.prompts.append(prompt)

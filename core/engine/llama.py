@@ -159,19 +159,29 @@ class LlamaBackend:
     ) -> Generation:
         tokens, stop = self._chat_tokens(messages)
         stop = tuple(settings.stop) + stop
-        return self._generate(tokens, messages, settings, stop, on_token, self.prompt_format)
+        # A copy: callers keep appending to their conversation, and the record must keep
+        # the prompt this answer was generated from.
+        recorded = [dict(m) for m in messages]
+        return self._generate(tokens, recorded, settings, stop, on_token, self.prompt_format)
 
     def _chat_tokens(self, messages: list[dict[str, str]]) -> tuple[list[int], tuple[str, ...]]:
         """The prompt tokens of a conversation, ready for the assistant's turn, and the stop
         strings its format needs."""
+        _, tokens, stop = self.chat_prompt(messages)
+        return tokens, stop
+
+    def chat_prompt(self, messages: list[dict[str, str]]) -> tuple[str, list[int], tuple[str, ...]]:
+        """A conversation as the model sees it before the assistant's turn: the formatted
+        text, its tokens (the template's special tokens as such) and the stop strings."""
         check_messages(messages)
         if self._formatter is None:
-            return self.tokenize(fallback_chat_prompt(messages)), FALLBACK_STOP
+            text = fallback_chat_prompt(messages)
+            return text, self.tokenize(text), FALLBACK_STOP
         formatted = self._formatter(messages=messages)
         tokens = self.llm.tokenize(
             formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
         )
-        return tokens, tuple(formatted.stop or ())
+        return formatted.prompt, tokens, tuple(formatted.stop or ())
 
     def score_choices(
         self, messages: list[dict[str, str]], prefix: str, choices: Sequence[str]
@@ -196,6 +206,11 @@ class LlamaBackend:
     def score_text(self, context: str, continuation: str, top_k: int = 5) -> TextScore:
         """Teacher-forced scores of `continuation` after `context` (see llama_measure)."""
         return llama_measure.score_text(self, context, continuation, top_k)
+
+    def score_reply(self, messages: list[dict[str, str]], reply: str, top_k: int = 5) -> TextScore:
+        """Teacher-forced scores of `reply` as the assistant's answer to `messages`, after
+        exactly the prompt chat() would give the model (see llama_measure.score_reply)."""
+        return llama_measure.score_reply(self, messages, reply, top_k)
 
     def corpus_perplexity(self, text: str, n_ctx: int = 512, on_chunk=None) -> CorpusPerplexity:
         """The text's perplexity by llama-perplexity's method (core/engine/perplexity.py)."""

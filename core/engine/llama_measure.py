@@ -47,13 +47,31 @@ def score_text(backend, context: str, continuation: str, top_k: int = 5) -> Text
     The two are tokenised separately, BOS before the context only if the GGUF asks for it, so
     the scored tokens are the continuation's own even where a joint tokenisation would merge
     across the boundary."""
+    start = time.perf_counter()
+    return score_after(
+        backend, context, text_tokens(backend.llm, context), continuation, top_k, start
+    )
+
+
+def score_reply(backend, messages: list[dict[str, str]], reply: str, top_k: int = 5) -> TextScore:
+    """`reply` scored as the assistant's answer to `messages`: after the conversation as
+    chat() formats and tokenises it (the chat template's special tokens as special tokens,
+    BOS as the template and GGUF say), so the context is exactly what the model saw before
+    it answered. The record's context is that formatted prompt text."""
+    start = time.perf_counter()
+    prompt, head, _ = backend.chat_prompt(messages)
+    return score_after(backend, prompt, head, reply, top_k, start)
+
+
+def score_after(
+    backend, context: str, head: list[int], continuation: str, top_k: int, start: float
+) -> TextScore:
+    """`continuation`, tokenised on its own, scored after the context tokens `head`."""
     llm = backend.llm
     if not continuation:
         raise InvalidRequest("The continuation to score is empty.")
     if top_k < 0:
         raise InvalidRequest(f"top_k must be 0 or more, got {top_k}")
-    start = time.perf_counter()
-    head = text_tokens(llm, context)
     tail = llm.tokenize(continuation.encode("utf-8"), add_bos=False, special=False)
     if not head:
         raise InvalidRequest(

@@ -87,6 +87,17 @@ class GenerationTable:
             [run_id],
         )
 
+    def step_input(self, run_id: str, step: int) -> tuple[str | list[dict[str, str]], str]:
+        """(prompt, text) of one step of a run: the raw prompt or the chat messages it was
+        given, and the text kept. KeyError when the run has no such step."""
+        rows = self.db.rows(
+            "SELECT prompt, text FROM generations WHERE run_id = ? AND step = ?", [run_id, step]
+        )
+        if not rows:
+            raise KeyError((run_id, step))
+        prompt, text = rows[0]
+        return json.loads(prompt), text
+
     def run_totals(self, run_id: str) -> tuple[int, float, int, int]:
         """(completion tokens, seconds, prompt tokens, prompt tokens served from the KV cache)
         over every step of a run."""

@@ -16,9 +16,11 @@ import streamlit as st
 
 from core.app.options import TEMPLATE_DEFAULTS, template_from_text
 from core.app.refine import StoredRefinement
+from core.app.scoring import score_step
 from core.errors import PerficsError
 from core.types import ModelInfo, RunRecord, RunStatus, StopReason
 from pages.components.text import diff_markdown, escape, show_model_text
+from pages.components.token_view import token_panel
 
 STEP_COLUMNS = {
     "round": "round",
@@ -115,9 +117,8 @@ class RunView:
         self.status.caption(text)
 
     def now(self, round_no: int, kind: str) -> None:
-        self.status.info(
-            f"Now: {step_name(round_no, kind, self.rounds)}", icon=":material/hourglass_top:"
-        )
+        # No icon: a Material one is a font glyph the dashboard must not depend on.
+        self.status.info(f"Now: {step_name(round_no, kind, self.rounds)}")
 
     def done(self) -> None:
         self.status.empty()
@@ -248,18 +249,51 @@ def show_runs(runs: list[StoredRefinement], models: dict[str, ModelInfo]) -> Non
     for stored, column in zip(runs, columns, strict=True):
         name = stored.run.config.model.name
         with column:
-            show_stored(
-                stored, name if len(runs) > 1 else None, base_model_warning(models.get(name))
-            )
+            info = models.get(name)
+            show_stored(stored, name if len(runs) > 1 else None, base_model_warning(info), info)
 
 
-def show_stored(stored: StoredRefinement, title: str | None, warning: str | None) -> None:
+def show_stored(
+    stored: StoredRefinement,
+    title: str | None,
+    warning: str | None,
+    info: ModelInfo | None = None,
+) -> None:
     view = RunView(st.container(), title, stored.run.config.rounds, warning)
     for row in stored.steps.itertuples():
         view.on_step(row.round, row.kind, row.text)
     view.finish(stored)
     if len(stored.steps):
         show_summary(stored)
+        answer_tokens(stored, info)
+
+
+def answer_tokens(stored: StoredRefinement, info: ModelInfo | None) -> None:
+    """Any answer or critique of the run token by token, scored under the prompt it was
+    given (the verdict is a forced yes/no, so it is left out)."""
+    run, steps = stored.run, stored.steps
+    shown = steps[steps.kind != "verdict"]
+    last_rewrite = steps.step[steps.kind == "refined"].max()
+    steps_by_label = {
+        step_name(int(r.round), r.kind, run.config.rounds)
+        + (" (final)" if r.step == last_rewrite else ""): int(r.step)
+        for r in shown.itertuples()
+    }
+    picked = st.selectbox(
+        "Show token by token",
+        list(steps_by_label),
+        index=None,
+        placeholder="Pick an answer to see each token's probability",
+        key=f"refine_tokens_{run.id}",
+    )
+    if picked is not None:
+        step = steps_by_label[picked]
+        token_panel(
+            f"refine_tokens_{run.id}_{step}",
+            info,
+            run.config.model.name,
+            lambda b: score_step(b, run.id, step),
+        )
 
 
 def show_summary(stored: StoredRefinement) -> None:

@@ -4,11 +4,13 @@ Model output is untrusted. Rendered as Markdown it could make the browser fetch 
 (`![x](http://…)`) or turn a URL into a link; escaped, it is shown exactly as written and the
 browser fetches nothing. Streamlit never renders raw HTML in markdown, so `<script>` stays text.
 Every page shows model text (answers, critiques, questions and references from imported
-suites) through `show_model_text` or `escape`.
+suites) through `show_model_text` or `escape`; HTML built for st.html (the token view) puts
+it through `escape_html`, so it is only ever text there too.
 """
 
 from __future__ import annotations
 
+import html
 import re
 
 from core.app.options import word_diff
@@ -19,6 +21,12 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:/])")
 
 def escape(text: str) -> str:
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+def escape_html(text: str) -> str:
+    """Untrusted text as HTML text or an attribute value: `<`, `>`, `&` and both quotes become
+    entities, so no tag or attribute can be opened (st.html does not parse Markdown)."""
+    return html.escape(text, quote=True)
 
 
 def show_model_text(container, text: str | None, empty: str = "_(empty answer)_") -> None:

@@ -8,7 +8,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from core.app.cli.common import print_json
-from core.app.scoring import corpus_perplexity, read_text, score_text, score_to_json
+from core.app.scoring import (
+    corpus_perplexity,
+    read_text,
+    score_chat_reply,
+    score_text,
+    score_to_json,
+)
 from core.types import CorpusPerplexity, TextScore
 
 
@@ -35,7 +41,8 @@ def format_table(score: TextScore) -> str:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    score = score_text(args.model, args.context, args.continuation, args.top_k)
+    scorer = score_chat_reply if args.chat else score_text
+    score = scorer(args.model, args.context, args.continuation, args.top_k)
     if args.json:
         print_json(score_to_json(score))
     else:
@@ -93,5 +100,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--context", required=True, help="text before the scored part ('' allowed)")
     p.add_argument("--continuation", required=True, help="the text to score")
     p.add_argument("--top-k", type=int, default=5, help="alternatives shown per token")
+    p.add_argument(
+        "--chat",
+        action="store_true",
+        help="--context is the user's message: score the continuation as the model's reply, "
+        "after its chat template, as `perfics generate` and the dashboard's token view do",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON record")
     p.set_defaults(func=cmd_score)
