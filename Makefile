@@ -18,6 +18,7 @@ bench: setup models
 	$(PY) scripts/bench_refine.py
 	$(PY) scripts/bench_tradeoffs.py
 	$(PY) scripts/bench_perplexity.py
+	$(PY) scripts/bench_kld.py
 
 setup: $(STAMP)
 

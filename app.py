@@ -20,6 +20,7 @@ navigation = st.navigation(
         st.Page("pages/arena.py", title="Arena"),
         st.Page("pages/tradeoffs.py", title="Trade-offs"),
         st.Page("pages/costs.py", title="Costs"),
+        st.Page("pages/quantization.py", title="Quantization"),
     ]
 )
 

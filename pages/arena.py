@@ -23,7 +23,7 @@ st.caption(
     "Keys: **A**, **B**, **T** (tie), **X** (both bad)."
 )
 try:
-    run_id = pick_run("arena_run")
+    run_id = pick_run("arena_run", answers_only=True)
     if run_id is None:
         st.stop()
     mode = st.radio(

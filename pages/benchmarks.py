@@ -15,6 +15,7 @@ from core.app.options import (
 from core.errors import PerficsError
 from core.types import RunSpec
 from pages.components import resources
+from pages.components.likelihood_start import likelihood_start
 from pages.components.runs_panel import runs_panel
 from pages.components.sampler import sampler_inputs
 from pages.components.text import escape
@@ -53,6 +54,7 @@ st.dataframe(
         "questions": "Questions",
         "categories": "Categories",
         "with_reference": "With a reference",
+        "multiple_choice": "Multiple choice",
     },
 )
 
@@ -131,4 +133,5 @@ if st.button(label, key="bench_start", type="primary", disabled=plan is None):
     except PerficsError as exc:
         st.error(str(exc))
 
+likelihood_start(suites, usable)
 runs_panel()

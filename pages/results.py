@@ -6,6 +6,7 @@ from core.app.options import describe_refinement_outcome
 from core.app.results import results, run_details
 from core.errors import PerficsError
 from core.types import StopReason
+from pages.components.likelihood_view import likelihood_report
 from pages.components.results_view import pick_run, results_table
 from pages.components.run_progress import run_progress
 from pages.components.text import diff_markdown, escape, show_model_text
@@ -14,6 +15,8 @@ st.title("Results")
 try:
     run_id = pick_run("results_run")
     if run_id is None:
+        st.stop()
+    if likelihood_report(run_id):  # a likelihood run: its own figures, no judge
         st.stop()
     report = results(run_id)
     details = run_details(run_id)

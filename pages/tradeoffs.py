@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.app.charts import category_improvement, improvement_by_rounds, tradeoff_scatter
-from core.app.options import PERFICS_PRESETS
+from core.app.options import PERFICS_PRESETS, QUALITY_SOURCES
 from core.app.ranking import rank_models
 from core.app.runs import overview
 from core.errors import PerficsError
@@ -20,8 +20,18 @@ st.caption(
     "and what it costs to run, all from your own measurements."
 )
 runs = overview()
-labels = {None: "All benchmark runs"} | {r.id: run_label(r) for r in runs.itertuples()}
+labels = {None: "All runs"} | {r.id: run_label(r) for r in runs.itertuples()}
 run_id = st.selectbox("Data", list(labels), format_func=labels.get, key="trade_run")
+source = st.radio(
+    "Quality from",
+    QUALITY_SOURCES,
+    index=int(dict(zip(runs.id, runs.kind, strict=True)).get(run_id) == "likelihood"),
+    format_func={"answers": "answers (references, then judge)", "likelihood": "likelihood"}.get,
+    horizontal=True,
+    key="trade_quality",
+    help="Likelihood: multiple-choice accuracy and reference-answer likelihood from likelihood "
+    "runs, no judge (docs/likelihood.md). Costs always come from measured answers.",
+)
 
 
 def apply_preset() -> None:
@@ -50,7 +60,7 @@ accept = st.checkbox(
 try:
     hw = hardware()
     measured = resources.cached_measurements(run_id)
-    ranking = rank_models(measured, hw, Weights(wp, wr, wc, basis), accept)
+    ranking = rank_models(measured, hw, Weights(wp, wr, wc, basis), accept, source)
 except PerficsError as exc:
     st.error(str(exc))
     st.stop()

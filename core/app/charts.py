@@ -145,3 +145,48 @@ def break_even(curve: BreakEven, api_name: str, currency: str = "USD") -> go.Fig
         margin={"t": 30},
     )
     return fig
+
+
+def ladder_chart(table: pd.DataFrame) -> go.Figure:
+    """A quantization ladder: perplexity (with its ±) against file size, one point per type,
+    and mean KLD from the source on a second axis. Lower is better on both."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=table["File (MiB)"],
+            y=table["Perplexity"],
+            error_y={"type": "data", "array": table["Perplexity ±"], "visible": True},
+            mode="lines+markers+text",
+            text=table["Type"],
+            textposition="top center",
+            name="Perplexity",
+            hovertemplate="%{text}: %{x:.1f} MiB<br>perplexity %{y:.3f}<extra></extra>",
+        )
+    )
+    copies = table[table["Mean KLD (nats)"].notna()]
+    fig.add_trace(
+        go.Scatter(
+            x=copies["File (MiB)"],
+            y=copies["Mean KLD (nats)"],
+            error_y={"type": "data", "array": copies["KLD ±"], "visible": True},
+            mode="markers",
+            marker={"symbol": "diamond-open", "size": 10},
+            text=copies["Type"],
+            name="Mean KLD from the source",
+            yaxis="y2",
+            hovertemplate="%{text}: %{x:.1f} MiB<br>mean KLD %{y:.5f} nats<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis_title="File size (MiB)",
+        yaxis_title="Perplexity on the text (lower is better)",
+        yaxis2={
+            "title": "Mean KLD (nats)",
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+        },
+        legend={"orientation": "h", "y": -0.2},
+        margin={"t": 30},
+    )
+    return fig

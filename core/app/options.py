@@ -13,6 +13,7 @@ from core.evaluation.templates import from_text as template_from_text
 from core.evaluation.textdiff import change_ratio, word_diff
 from core.ranking.cost import API_PRESETS, HARDWARE_PRESETS
 from core.ranking.perfics import PRESETS as PERFICS_PRESETS
+from core.ranking.tradeoffs import QUALITY_SOURCES
 from core.types import SamplerSettings
 
 SAMPLER_DEFAULTS = SamplerSettings()
@@ -25,6 +26,7 @@ __all__ = [
     "HARDWARE_PRESETS",
     "MAX_ROUNDS",
     "PERFICS_PRESETS",
+    "QUALITY_SOURCES",
     "SAMPLER_DEFAULTS",
     "TEMPLATE_DEFAULTS",
     "base_model_note",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -34,13 +34,32 @@ class Ranking:
     judges: dict[str, JudgeReliability]
 
 
+def _uncosted(scored: Quality, table: pd.DataFrame) -> list[str]:
+    """A note naming models with a quality figure but no measured answers, hence no cost."""
+    rated = scored.per_model[scored.per_model.performance.notna()].model
+    missing = sorted(set(rated) - set(table.get("model", [])))
+    if not missing:
+        return []
+    return [
+        f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} a quality figure but "
+        "no measured answers, so no cost to rank on: run a benchmark with "
+        f"{'it' if len(missing) == 1 else 'them'} (even --rounds 0) to measure the cost."
+    ]
+
+
 def rank_models(
-    measured: Measurements, hw: HardwareProfile, weights: Weights, accept_unreliable: bool = False
+    measured: Measurements,
+    hw: HardwareProfile,
+    weights: Weights,
+    accept_unreliable: bool = False,
+    source: str | None = None,
 ) -> Ranking:
-    """PeRFICS over quality from references first and trusted judges; raises UnreliableJudge
-    rather than rank on an unusable judge the user has not accepted."""
-    scored = quality(measured, accept_unreliable)
+    """PeRFICS over quality from `source` (core/ranking/tradeoffs.py QUALITY_SOURCES): the
+    answers, references first and trusted judges, raising UnreliableJudge rather than rank on
+    an unusable judge the user has not accepted; or likelihood runs."""
+    scored = quality(measured, accept_unreliable, source=source)
     table = model_table(measured, hw, scored)
+    scored = replace(scored, notes=[*scored.notes, *_uncosted(scored, table)])
     return Ranking(
         table, rank(table, weights), round_points(table, measured, hw), scored, measured.judges
     )

@@ -27,6 +27,7 @@ from core.evaluation.suites import (
 from core.store import Store
 from core.store.duck import optional
 from core.types import (
+    BenchmarkConfig,
     ModelInfo,
     Owner,
     RowError,
@@ -41,6 +42,7 @@ from core.types import (
 
 OVERVIEW_COLUMNS = [
     "id",
+    "kind",
     "created_at",
     "status",
     "suite",
@@ -55,7 +57,13 @@ OVERVIEW_COLUMNS = [
 ]
 # The label of the Benchmarks page's checkbox, named here so an import error can point at it.
 SKIP_INVALID_LABEL = "Import the valid rows and skip the invalid ones"
-QUICK_START_QUESTIONS = 18  # two from each of the built-in suite's nine categories
+QUICK_START_QUESTIONS = 18
+# Runs a background worker works on (the others run inside the process that asked for them).
+WORKER_KINDS = (
+    RunKind.BENCHMARK,
+    RunKind.LIKELIHOOD,
+    RunKind.LADDER,
+)  # two from each of the built-in suite's nine categories
 
 
 def abandoned_message(pid: int | None) -> str:
@@ -144,6 +152,8 @@ def _remaining_seconds(store: Store, run_id: str) -> float:
     when some of them have no measurement."""
     try:
         config = store.runs.get(run_id).config
+        if not isinstance(config, BenchmarkConfig):
+            return float("nan")  # a likelihood run: its own units give the time once one ends
         judge = config.judge.name if config.judge else None
         pending = store.items.pending(run_id)
         left = _estimate(store, pending, config.model_names, config.rounds, judge)
@@ -179,8 +189,8 @@ def start_run(spec: RunSpec) -> str:
 
 
 def _benchmark(run: RunRecord) -> RunRecord:
-    if run.kind != RunKind.BENCHMARK:
-        raise InvalidRequest(f"Run {run.id} is a {run.kind} run; only benchmarks run in a worker.")
+    if run.kind not in WORKER_KINDS:
+        raise InvalidRequest(f"Run {run.id} is a {run.kind} run, which no worker runs.")
     return run
 
 
@@ -233,12 +243,12 @@ def settle(store: Store, runs: pd.DataFrame) -> pd.DataFrame:
     return runs
 
 
-def overview() -> pd.DataFrame:
-    """Benchmark runs, newest first, with progress and ETA. Runs whose worker died (kill -9,
-    a crash, a closed terminal) are marked interrupted here, so they show Resume at once."""
+def overview(kinds: Sequence[RunKind] = (RunKind.BENCHMARK, RunKind.LIKELIHOOD)) -> pd.DataFrame:
+    """Runs of these kinds, newest first, with progress and ETA. Runs whose worker died (kill
+    -9, a crash, a closed terminal) are marked interrupted here, so they show Resume at once."""
     worker.reap()
     store = context.store()
-    runs = settle(store, store.runs.benchmark_overview())
+    runs = settle(store, store.runs.benchmark_overview(kinds=[str(k) for k in kinds]))
     # Time left: this run's own mean seconds per unit; before its first unit finishes, the
     # speeds measured in earlier runs (NaN when there are none).
     runs["eta_s"] = (runs.total - runs.items_done) * runs.seconds_per_item
@@ -263,8 +273,8 @@ def state_of(row: pd.Series) -> RunState:
 
 
 def run_state(run_id: str) -> RunState:
-    """One benchmark run's status, progress and time left."""
-    runs = overview()
+    """One worker run's status, progress and time left."""
+    runs = overview(kinds=WORKER_KINDS)
     row = runs[runs.id == run_id]
     if row.empty:
         raise InvalidRequest(f"No benchmark run with id {run_id!r}.")

@@ -20,8 +20,10 @@ from pathlib import Path
 from core.app import context
 from core.errors import PerficsError
 from core.evaluation.benchmark import OnProgress, run_benchmark
+from core.evaluation.ladder import run_ladder
 from core.evaluation.lifecycle import RunStopped, process_started, this_process
-from core.types import Owner, RunStatus
+from core.evaluation.likelihood import run_likelihood
+from core.types import Owner, RunKind, RunStatus
 
 WORKER_MODULE = "core.app.worker"
 # Workers started by this process: polled by reap() so that none stays a zombie. Several
@@ -84,10 +86,23 @@ def _sigterm_stops_the_run() -> Iterator[None]:
 
 
 def work(run_id: str, on_progress: OnProgress = None) -> RunStatus:
-    """Work through the run's pending units in this process."""
+    """Work through the run's pending units in this process (a benchmark or likelihood run)."""
     cfg = context.settings()
+    store = context.store(cfg)
+    kind = store.runs.get(run_id).kind
     with _sigterm_stops_the_run():
-        return run_benchmark(context.store(cfg), run_id, context.backend_pool(cfg), on_progress)
+        if kind == RunKind.LADDER:
+            # Its copies appear while it runs, so models are listed afresh, not pooled.
+            return run_ladder(
+                store,
+                run_id,
+                lambda: context.list_models(cfg),
+                lambda info: context.open_backend(info, cfg),
+                cfg.threads,
+                on_progress,
+            )
+        runner = run_likelihood if kind == RunKind.LIKELIHOOD else run_benchmark
+        return runner(store, run_id, context.backend_pool(cfg), on_progress)
 
 
 def _fail_if_never_claimed(run_id: str, exc: Exception) -> None:

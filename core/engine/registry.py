@@ -213,3 +213,16 @@ def as_row(info: ModelInfo) -> dict[str, Any]:
     row["path"] = str(info.path)
     row["file_size_mb"] = round(info.file_size / 1e6, 1)
     return row
+
+
+def count_tokens(path: Path, text: str) -> int:
+    """Tokens of `text` (BOS included where the model adds one), reading only the vocabulary:
+    no weights are loaded, so nothing is left resident for later measurements."""
+    from llama_cpp import Llama
+
+    with contextlib.redirect_stderr(io.StringIO()):  # llama.cpp's notes about a 0 context
+        llm = Llama(str(path), vocab_only=True, verbose=False)
+    try:
+        return len(llm.tokenize(text.encode("utf-8"), add_bos=True, special=False))
+    finally:
+        llm.close()

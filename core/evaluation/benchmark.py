@@ -80,6 +80,12 @@ def plan_run(
     if len({m.name for m in spec.models}) != len(spec.models):
         raise InvalidRequest("The same model is listed twice.")
     questions = select_questions(store, spec)
+    if any(q.choices for q in questions):
+        raise InvalidRequest(
+            f"Suite {spec.suite!r} holds multiple-choice questions, which are scored by "
+            "likelihood rather than answered: run it with --measure likelihood (or as a "
+            "likelihood run on the Benchmarks page)."
+        )
     config = BenchmarkConfig(
         suite=spec.suite,
         question_ids=tuple(q.id for q in questions),

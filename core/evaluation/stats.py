@@ -55,6 +55,22 @@ def mean_ci(
     return Estimate(mean, float(ci.low), float(ci.high), len(data))
 
 
+def wilson_ci(successes: int, n: int, confidence: float = 0.95) -> Estimate:
+    """A proportion with its Wilson score interval, which stays inside [0, 1] and is not
+    empty at 0 or n successes, unlike the normal approximation:
+    centre = (p + z²/2n) / (1 + z²/n), half-width = z / (1 + z²/n) · sqrt(p(1−p)/n + z²/4n²)."""
+    if n <= 0:
+        return Estimate(None, None, None, 0)
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    p = successes / n
+    shrink = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / shrink
+    half = z / shrink * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), n)
+
+
 def _bt_fit(n_items: int, wins: list[tuple[int, int]]) -> np.ndarray:
     import choix
 

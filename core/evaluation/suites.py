@@ -2,7 +2,8 @@
 
 Every invalid row is reported with its line number and reason; none is dropped silently.
 A question's reference is either checked mechanically (numeric, magnitude, contains, tests)
-or, as an `answer`, only shown to the judge.
+or, as an `answer`, only shown to the judge. Rows with `choices` are multiple-choice
+questions (choice_suites.py), scored by likelihood rather than answered.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from importlib import resources
 from pathlib import Path
 
 from core.errors import PerficsError
+from core.evaluation.choice_suites import (
+    choice_question,
+    csv_choice_record,
+    is_choice_header,
+    is_choice_record,
+)
 from core.evaluation.code_check import extract_code, run_tests
 from core.store import Store
 from core.types import Question, RowError
@@ -68,6 +75,8 @@ def _question_from_record(rec: dict, line: int) -> Question:
     (id?, question, category, reference?, reference_kind?, tolerance?)."""
     if not isinstance(rec, dict):
         raise ValueError("row is not a JSON object")
+    if is_choice_record(rec):  # multiple choice: see choice_suites.py
+        return choice_question(rec, line)
     if "turns" in rec:
         turns = rec["turns"]
         if not isinstance(turns, list) or not turns:
@@ -137,7 +146,8 @@ def parse_jsonl(text: str) -> tuple[list[Question], list[RowError]]:
 
 def parse_csv(text: str) -> tuple[list[Question], list[RowError]]:
     reader = csv.DictReader(io.StringIO(text))
-    missing = {"question", "category"} - set(reader.fieldnames or [])
+    fields = list(reader.fieldnames or [])
+    missing = ({"question"} if is_choice_header(fields) else {"question", "category"}) - set(fields)
     if missing:
         return [], [RowError(1, f"header lacks column(s): {', '.join(sorted(missing))}")]
     parsed, errors = [], []
@@ -147,6 +157,7 @@ def parse_csv(text: str) -> tuple[list[Question], list[RowError]]:
             record = {k: v for k, v in row.items() if k is not None}
             if None in row:
                 raise ValueError("more fields than the header has")
+            record = csv_choice_record(record)
             parsed.append((line_no, _question_from_record(record, line_no)))
         except ValueError as exc:
             errors.append(RowError(line_no, str(exc)))
@@ -248,9 +259,9 @@ def attach_references(
     questions: list[Question], references: dict[str, str], lines: dict[str, int] | None = None
 ) -> tuple[list[Question], list[RowError]]:
     """Each question gains its reference answer (kind `answer`) unless it has a checkable
-    reference already; a reference answer replaces a mere grading hint. A reference whose id
-    matches no question is an error, reported on its line in `lines` when given, else on its
-    position in `references` (counting from 1)."""
+    reference already or is multiple choice; a reference answer replaces a mere grading hint.
+    A reference whose id matches no question is an error, reported on its line in `lines`
+    when given, else on its position in `references` (counting from 1)."""
     known = {q.id for q in questions}
     errors = [
         RowError((lines or {}).get(qid, position), f"reference for unknown question_id {qid!r}")
@@ -259,7 +270,7 @@ def attach_references(
     ]
     attached = [
         dataclasses.replace(q, reference=references[q.id], reference_kind="answer", tolerance=None)
-        if q.id in references and not checkable(q)
+        if q.id in references and not checkable(q) and not q.choices
         else q
         for q in questions
     ]

@@ -3,14 +3,24 @@ ready for PeRFICS ranking and the trade-off charts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
+from core.errors import InvalidRequest
 from core.evaluation.reliability import judge_reliability
-from core.ranking.quality import QualityPolicy, combine, refuse_unless_trusted
+from core.ranking.likelihood_quality import likelihood_quality
+from core.ranking.quality import QUALITY_COLUMNS, QualityPolicy, combine, refuse_unless_trusted
 from core.store import Store
-from core.types import AnswerCost, HardwareProfile, JudgeReliability
+from core.types import AnswerCost, HardwareProfile, JudgeReliability, RunKind
+
+# Where quality comes from: the answers (reference checks first, then trusted judges), or
+# likelihood runs (multiple-choice accuracy and reference-answer likelihood, no judge).
+QUALITY_SOURCES = ("answers", "likelihood")
+LIKELIHOOD_NOTE = (
+    "Quality from likelihood runs (docs/likelihood.md): it measures the model, not its "
+    "refinement, so the gain is not measured and PeRFICS counts it as 0."
+)
 
 
 def _memory_gb(engine_row) -> float | None:
@@ -33,6 +43,14 @@ class Measurements:
     quality_by_rounds: pd.DataFrame  # the same parts per rounds setting, over all runs
     judges: dict[str, JudgeReliability]  # every judge's reliability over the same runs
     judges_all_runs: dict[str, JudgeReliability]  # over all runs, for quality_by_rounds
+    # Likelihood quality parts per model (and per model and category); see LikelihoodTable.
+    likelihood: pd.DataFrame = field(default_factory=pd.DataFrame)
+    likelihood_by_category: pd.DataFrame = field(default_factory=pd.DataFrame)
+    run_kind: RunKind | None = None  # the kind of the one run asked for; None: all runs
+
+    @property
+    def default_source(self) -> str:
+        return "likelihood" if self.run_kind == RunKind.LIKELIHOOD else "answers"
 
 
 @dataclass(frozen=True)
@@ -47,6 +65,12 @@ class Quality:
 
 
 def measure(store: Store, run_id: str | None = None) -> Measurements:
+    """`run_id` limits what that run measures: a benchmark run its answers' quality and cost,
+    a likelihood run its likelihood quality. The other part comes from all runs (a likelihood
+    run generates nothing, so it has no cost of its own)."""
+    kind = store.runs.get(run_id).kind if run_id else None
+    likelihood_run = run_id if kind == RunKind.LIKELIHOOD else None
+    run_id = None if kind == RunKind.LIKELIHOOD else run_id
     queries = store.aggregates
     judges = judge_reliability(store, run_id)
     return Measurements(
@@ -57,14 +81,35 @@ def measure(store: Store, run_id: str | None = None) -> Measurements:
         queries.quality_parts(None, by="rounds_setting"),
         judges,
         judges if run_id is None else judge_reliability(store, None),
+        store.likelihood.quality_parts(likelihood_run),
+        store.likelihood.quality_parts(likelihood_run, by="category"),
+        kind,
     )
 
 
 def quality(
-    measured: Measurements, accept_unreliable: bool = False, strict: bool = True
+    measured: Measurements,
+    accept_unreliable: bool = False,
+    strict: bool = True,
+    source: str | None = None,
 ) -> Quality:
-    """References first, then trusted judges. When strict, raises UnreliableJudge where a
-    model could only be ranked on an unusable judge the user has not accepted."""
+    """From the answers: references first, then trusted judges; when strict, raises
+    UnreliableJudge where a model could only be ranked on an unusable judge the user has not
+    accepted. From likelihood: no judge at all. `source` None: likelihood when the one run
+    asked for is a likelihood run, else the answers."""
+    source = source or measured.default_source
+    if source not in QUALITY_SOURCES:
+        raise InvalidRequest(
+            f"Unknown quality source {source!r}; choose one of {', '.join(QUALITY_SOURCES)}"
+        )
+    if source == "likelihood":
+        rounds = ["model", "rounds_setting", "items", *QUALITY_COLUMNS, "improvement_pct"]
+        return Quality(
+            likelihood_quality(measured.likelihood, ["model"]),
+            likelihood_quality(measured.likelihood_by_category, ["model", "category"]),
+            pd.DataFrame(columns=rounds),  # likelihood has no rounds
+            [LIKELIHOOD_NOTE],
+        )
     policy = QualityPolicy(measured.judges, accept_unreliable)
     per_model = combine(measured.quality, ["model"], policy)
     notes = refuse_unless_trusted(per_model, policy, strict)

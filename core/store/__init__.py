@@ -12,6 +12,8 @@ evaluation, ranking or app module.
     store.models.upsert(info)         model files
     store.aggregates.performance()    the Trade-offs and Costs queries
     store.preferences.get(name)       choices kept across sessions (hardware profile)
+    store.likelihood.units(run_id)    likelihood runs' scored choices and reference answers
+    store.ladders.rungs(run_id)       quantization ladders' measured models
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from core.store.export import EXPORTABLE_TABLES, FORMATS, export_table
 from core.store.generations import GenerationTable
 from core.store.items import ItemTable
 from core.store.judges import JudgeTable
+from core.store.ladders import LadderTable
+from core.store.likelihood import LikelihoodTable
 from core.store.models import ModelTable
 from core.store.preferences import PreferenceTable
 from core.store.runs import RunTable
@@ -48,6 +52,8 @@ class Store:
         self.votes = VoteTable(self.db)
         self.aggregates = Aggregates(self.db)
         self.preferences = PreferenceTable(self.db)
+        self.likelihood = LikelihoodTable(self.db)
+        self.ladders = LadderTable(self.db)
 
     @property
     def path(self) -> Path:

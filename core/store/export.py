@@ -17,6 +17,7 @@ EXPORTABLE_TABLES = (
     "run_items",
     "judgments",
     "votes",
+    "likelihood_scores",
 )
 FORMATS = ("parquet", "csv")
 

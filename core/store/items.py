@@ -62,6 +62,16 @@ ORDER BY i.model_name, i.other_model_name, i.question_id
 """
 
 
+def record_outcome(con, run_id: str, item_no: int, outcome: ItemOutcome) -> None:
+    """Write how a unit ended into its run_items row, inside the caller's transaction."""
+    fields = asdict(outcome)
+    assignments = ", ".join(f"{column} = ?" for column in fields)
+    con.execute(
+        f"UPDATE run_items SET {assignments}, finished_at = ? WHERE run_id = ? AND item_no = ?",
+        [*fields.values(), now(), run_id, item_no],
+    )
+
+
 class ItemTable:
     def __init__(self, db: Database):
         self.db = db
@@ -81,7 +91,7 @@ class ItemTable:
     def discard_partial(self, run_id: str, item_no: int) -> None:
         """Remove what an interrupted attempt at a unit left, so a redo cannot duplicate it."""
         with self.db.transaction() as con:
-            for table in ("generations", "judgments"):
+            for table in ("generations", "judgments", "likelihood_scores", "ladder_rungs"):
                 con.execute(
                     f"DELETE FROM {table} WHERE run_id = ? AND item_no = ?", [run_id, item_no]
                 )
@@ -95,14 +105,8 @@ class ItemTable:
         judgments: list[Judgment] = (),
     ) -> None:
         """The unit's outcome and its judgments in one transaction: a unit is done or pending."""
-        fields = asdict(outcome)
-        assignments = ", ".join(f"{column} = ?" for column in fields)
         with self.db.transaction() as con:
-            con.execute(
-                f"UPDATE run_items SET {assignments}, finished_at = ? "
-                "WHERE run_id = ? AND item_no = ?",
-                [*fields.values(), now(), run_id, item_no],
-            )
+            record_outcome(con, run_id, item_no, outcome)
             for j in judgments:
                 row = {
                     "id": uuid.uuid4().hex,

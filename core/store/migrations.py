@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from core.store.duck import now, scalar
+from core.store.migrations_token_level import _m008_likelihood, _m009_quantization_ladder
 
 
 def _m001_initial(con: duckdb.DuckDBPyConnection) -> None:
@@ -356,6 +357,8 @@ MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m005_typed_item_keys,
     _m006_judge_probabilities,
     _m007_preferences,
+    _m008_likelihood,
+    _m009_quantization_ladder,
 ]
 
 

@@ -199,7 +199,14 @@ class RunTable:
             rows = con.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchall()
             if rows and rows[0][0] == RunStatus.RUNNING:
                 raise StoreError(f"Run {run_id} is running; stop it before deleting it.")
-            for table in ("votes", "judgments", "generations", "run_items"):
+            for table in (
+                "votes",
+                "judgments",
+                "generations",
+                "likelihood_scores",
+                "ladder_rungs",
+                "run_items",
+            ):
                 con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
             con.execute("DELETE FROM runs WHERE id = ?", [run_id])
 
@@ -221,9 +228,11 @@ class RunTable:
             [limit],
         )
 
-    def benchmark_overview(self, limit: int = 200) -> pd.DataFrame:
-        """Benchmark runs, newest first, with finished and total units: one query, so a page
-        can poll it every few seconds."""
+    def benchmark_overview(
+        self, limit: int = 200, kinds: Sequence[str] = ("benchmark", "likelihood")
+    ) -> pd.DataFrame:
+        """Benchmark and likelihood runs (the runs a worker works on), newest first, with
+        finished and total units: one query, so a page can poll it every few seconds."""
         return self.db.query_df(
             """
             WITH progress AS (
@@ -231,8 +240,8 @@ class RunTable:
                        avg(seconds) AS seconds_per_item
                 FROM run_items GROUP BY run_id
             )
-            SELECT r.id, r.created_at, r.status, r.pid, r.owner_started_at, r.heartbeat_at,
-                   r.config->>'suite' AS suite,
+            SELECT r.id, r.kind, r.created_at, r.status, r.pid, r.owner_started_at,
+                   r.heartbeat_at, r.config->>'suite' AS suite,
                    (SELECT string_agg(m->>'name', ',')
                     FROM (SELECT unnest(from_json(r.config->'models', '["json"]')) AS m))
                        AS models,
@@ -243,8 +252,8 @@ class RunTable:
                    p.seconds_per_item,
                    r.error
             FROM runs r LEFT JOIN progress p ON p.run_id = r.id
-            WHERE r.kind = 'benchmark'
+            WHERE list_contains(?, r.kind)
             ORDER BY r.created_at DESC LIMIT ?
             """,
-            [limit],
+            [list(kinds), limit],
         )

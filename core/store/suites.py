@@ -31,7 +31,8 @@ class SuiteTable:
             con.execute("DELETE FROM suites WHERE name = ?", [name])
             con.execute("INSERT INTO suites VALUES (?, ?, ?)", [name, source, now()])
             con.executemany(
-                "INSERT INTO questions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO questions (suite, id, position, category, text, turns, reference, "
+                "reference_kind, tolerance, choices) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     [
                         name,
@@ -43,6 +44,7 @@ class SuiteTable:
                         q.reference,
                         q.reference_kind,
                         q.tolerance,
+                        json.dumps(list(q.choices)) if q.choices else None,
                     ]
                     for i, q in enumerate(questions)
                 ],
@@ -55,14 +57,15 @@ class SuiteTable:
     def overview(self) -> pd.DataFrame:
         return self.db.query_df(
             "SELECT s.name, s.source, s.created_at, count(q.id) AS questions, "
-            "count(DISTINCT q.category) AS categories, count(q.reference) AS with_reference "
+            "count(DISTINCT q.category) AS categories, count(q.reference) AS with_reference, "
+            "count(q.choices) AS multiple_choice "
             "FROM suites s LEFT JOIN questions q ON q.suite = s.name "
             "GROUP BY ALL ORDER BY s.created_at"
         )
 
     def questions(self, suite: str) -> list[Question]:
         rows = self.db.rows(
-            "SELECT id, category, text, turns, reference, reference_kind, tolerance "
+            "SELECT id, category, text, turns, reference, reference_kind, tolerance, choices "
             "FROM questions WHERE suite = ? ORDER BY position",
             [suite],
         )
@@ -75,6 +78,7 @@ class SuiteTable:
                 optional(reference),
                 optional(kind),
                 None if optional(tolerance) is None else float(tolerance),
+                tuple(json.loads(choices)) if optional(choices) else (),
             )
-            for qid, category, text, turns, reference, kind, tolerance in rows
+            for qid, category, text, turns, reference, kind, tolerance, choices in rows
         ]

@@ -29,9 +29,11 @@ from core.types.evaluation import (
     StopReason,
 )
 from core.types.judging import JudgeEvidence, JudgeReliability, JudgeVerdict
+from core.types.likelihood import ContinuationScore, LikelihoodPlan, LikelihoodSpec
 from core.types.ranking import COST_BASES, AnswerCost, ApiPrice, HardwareProfile, Weights
 from core.types.runs import (
     BenchmarkConfig,
+    LikelihoodConfig,
     ModelRef,
     Owner,
     RefineConfig,
@@ -53,6 +55,7 @@ __all__ = [
     "ApiPrice",
     "ArenaPair",
     "BenchmarkConfig",
+    "ContinuationScore",
     "Generation",
     "HardwareProfile",
     "ItemKey",
@@ -62,6 +65,9 @@ __all__ = [
     "JudgeReliability",
     "JudgeVerdict",
     "Judgment",
+    "LikelihoodConfig",
+    "LikelihoodPlan",
+    "LikelihoodSpec",
     "ModelInfo",
     "ModelRef",
     "Owner",

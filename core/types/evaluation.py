@@ -18,6 +18,9 @@ class Question:
     reference: str | None = None
     reference_kind: str | None = None
     tolerance: float | None = None
+    # A multiple-choice question's choices; its reference is then the right choice's text
+    # (reference_kind "choice"). Empty for an open question.
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,12 @@ class Judgment:
 class ItemKind(StrEnum):
     ANSWER = "answer"  # one model refines its answer to one question
     PAIR = "pair"  # two models' final answers to one question, judged against each other
+    # Likelihood runs (core/evaluation/likelihood.py): no text is generated.
+    MC_LIKELIHOOD = "mc_likelihood"  # each choice of a multiple-choice question scored
+    REFERENCE_LIKELIHOOD = "reference_likelihood"  # a question's reference answer scored
+    # Quantization ladders (core/evaluation/ladder.py); question_id holds the type.
+    QUANTIZE = "quantize"  # write one quantized copy of the source
+    LADDER_RUNG = "ladder_rung"  # measure one model of the ladder
 
 
 @dataclass(frozen=True, order=True)

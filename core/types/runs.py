@@ -10,11 +10,14 @@ from typing import Any
 
 from core.types.engine import ModelInfo, SamplerSettings
 from core.types.evaluation import PromptTemplate
+from core.types.token_level import LadderConfig
 
 
 class RunKind(StrEnum):
     REFINE = "refine"  # one interactive refinement
     BENCHMARK = "benchmark"  # models x questions x rounds, in the background worker
+    LIKELIHOOD = "likelihood"  # models x questions scored by likelihood, in the worker too
+    LADDER = "ladder"  # a model quantized to several types, each copy measured
 
 
 class RunStatus(StrEnum):
@@ -166,10 +169,57 @@ class BenchmarkConfig:
         return tuple(m.name for m in self.models)
 
 
-RunConfig = RefineConfig | BenchmarkConfig
+@dataclass(frozen=True)
+class LikelihoodConfig:
+    """A likelihood run's configuration: the exact questions and model files, and the framing
+    that turns a question into the context its choices or reference answer are scored after
+    (core/evaluation/likelihood.py)."""
+
+    suite: str
+    question_ids: tuple[str, ...]
+    models: tuple[ModelRef, ...]
+    framing: str
+    limit: int | None
+    categories: tuple[str, ...]
+    llama_cpp_version: str
+    sample_seed: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "question_ids": list(self.question_ids),
+            "models": [asdict(m) for m in self.models],
+            "framing": self.framing,
+            "limit": self.limit,
+            "categories": list(self.categories),
+            "llama_cpp_version": self.llama_cpp_version,
+            "sample_seed": self.sample_seed,
+        }
+
+    @classmethod
+    def from_json(cls, stored: dict[str, Any]) -> LikelihoodConfig:
+        return cls(
+            suite=stored["suite"],
+            question_ids=tuple(stored["question_ids"]),
+            models=tuple(ModelRef(**m) for m in stored["models"]),
+            framing=stored["framing"],
+            limit=stored.get("limit"),
+            categories=tuple(stored.get("categories") or ()),
+            llama_cpp_version=stored.get("llama_cpp_version", ""),
+            sample_seed=int(stored.get("sample_seed", 0)),
+        )
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.models)
+
+
+RunConfig = RefineConfig | BenchmarkConfig | LikelihoodConfig | LadderConfig
 CONFIG_TYPES: dict[RunKind, type] = {
     RunKind.REFINE: RefineConfig,
     RunKind.BENCHMARK: BenchmarkConfig,
+    RunKind.LIKELIHOOD: LikelihoodConfig,
+    RunKind.LADDER: LadderConfig,
 }
 
 

@@ -77,3 +77,74 @@ class QuantizedFile:
     requantized: bool  # the source was already quantized: loss is relative to it
     seconds: float
     reused: bool = False  # the file was already there and was left as it was
+
+
+@dataclass(frozen=True)
+class LadderConfig:
+    """A quantization ladder: a source model, the types to quantize it to, and the text every
+    rung is measured on. The text is kept in the config so a resumed ladder measures the same."""
+
+    source: str  # model name (file stem)
+    source_sha256: str
+    types: tuple[str, ...]
+    allow_requantize: bool
+    text: str
+    text_label: str  # where the text came from: a file name or "suite <name>"
+    n_ctx: int
+    llama_cpp_version: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "source": self.source,
+            "source_sha256": self.source_sha256,
+            "types": list(self.types),
+            "allow_requantize": self.allow_requantize,
+            "text": self.text,
+            "text_label": self.text_label,
+            "n_ctx": self.n_ctx,
+            "llama_cpp_version": self.llama_cpp_version,
+        }
+
+    @classmethod
+    def from_json(cls, stored: dict) -> LadderConfig:
+        return cls(
+            source=stored["source"],
+            source_sha256=stored.get("source_sha256", ""),
+            types=tuple(stored["types"]),
+            allow_requantize=bool(stored.get("allow_requantize")),
+            text=stored["text"],
+            text_label=stored.get("text_label", ""),
+            n_ctx=int(stored["n_ctx"]),
+            llama_cpp_version=stored.get("llama_cpp_version", ""),
+        )
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        return (self.source,)
+
+
+@dataclass(frozen=True)
+class LadderRung:
+    """One model of a ladder, measured: the source itself (qtype "source") or a copy. KLD and
+    same-top are against the source, which is the highest-precision member: a copy of an
+    already-quantized file cannot hold more than that file does."""
+
+    model_name: str
+    qtype: str
+    file_bytes: int
+    tensor_types: tuple[tuple[str, int], ...]
+    requantized: bool
+    memory_mb: float
+    prompt_tokens_per_s: float | None  # evaluating a prompt of about one chunk, batched
+    gen_tokens_per_s: float | None  # greedy decoding, one token at a time
+    gen_tokens: int
+    perplexity: float
+    perplexity_uncertainty: float
+    positions: int
+    mean_kld: float | None  # None for the source itself
+    mean_kld_uncertainty: float | None
+    kld_p99: float | None
+    same_top: float | None
+    same_top_uncertainty: float | None
+    rms_delta_p: float | None
+    ppl_ratio: float | None

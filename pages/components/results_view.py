@@ -39,13 +39,18 @@ def results_table(rows: list[dict], judge_label: str) -> pd.DataFrame:
 
 
 def run_label(r) -> str:
-    """How every run picker names a benchmark run: when, which suite, which models."""
-    return f"{r.created_at:%Y-%m-%d %H:%M} · {r.suite} · {r.models}"
+    """How every run picker names a run: when, which suite, which models (and "likelihood"
+    for a likelihood run)."""
+    kind = " · likelihood" if getattr(r, "kind", None) == "likelihood" else ""
+    return f"{r.created_at:%Y-%m-%d %H:%M} · {r.suite} · {r.models}{kind}"
 
 
-def pick_run(key: str) -> str | None:
-    """A benchmark-run picker, newest first; None (with a hint) when there is no run."""
+def pick_run(key: str, answers_only: bool = False) -> str | None:
+    """A run picker, newest first; None (with a hint) when there is no run. `answers_only`:
+    benchmark runs alone, leaving out likelihood runs (which have no answers)."""
     runs = overview()
+    if answers_only:
+        runs = runs[runs.kind == "benchmark"]
     if runs.empty:
         st.info("No benchmark runs yet. Start one on the Benchmarks page or with `perfics run`.")
         quick_start(key)

@@ -23,6 +23,7 @@ ACTIVE = [RunStatus.RUNNING, RunStatus.QUEUED]
 # Status and progress first: a wide table scrolls, and these are what a glance is for.
 TABLE_COLUMNS = [
     "status",
+    "kind",
     "progress",
     "items",
     "time left",
@@ -114,6 +115,7 @@ def _draw() -> None:
         width="stretch",
         column_config={
             "status": st.column_config.TextColumn("Status"),
+            "kind": st.column_config.TextColumn("Kind", help="benchmark or likelihood"),
             "progress": st.column_config.ProgressColumn("Progress", min_value=0, max_value=1),
             "items": st.column_config.TextColumn("Units done"),
             "time left": st.column_config.TextColumn("Time left"),

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from core.app import context, runs, worker
+from core.app import context, likelihood, runs, worker
+from core.app.cli import likelihood as likelihood_cli
 from core.app.cli.common import add_sampling_args, print_json, sampler_settings
 from core.app.formatting import estimate
 from core.app.results import results
@@ -100,6 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"run {run_id} is already completed", file=sys.stderr)
             return 0
         runs.prepare_resume(run_id)
+    elif args.measure == "likelihood":
+        run_id = likelihood_cli.create_run(args)
     else:
         run_id = runs.create(_new_run(args))
     print(f"run {run_id}", file=sys.stderr, flush=True)
@@ -158,7 +161,8 @@ def cmd_results(args: argparse.Namespace) -> int:
     if run_id is None:
         print("No benchmark runs yet: start one with `perfics run` or on the Benchmarks page.")
         return 0
-    report = results(run_id).to_json()
+    is_likelihood = likelihood.is_likelihood(run_id)
+    report = (likelihood.results(run_id) if is_likelihood else results(run_id)).to_json()
     if args.json:
         print_json(report)
         return 0
@@ -167,9 +171,9 @@ def cmd_results(args: argparse.Namespace) -> int:
         f"{report['progress']['done']}/{report['progress']['total']} items"
     )
     if not report["results"]:
-        print("No answered questions yet.")
+        print("No answered questions yet." if not is_likelihood else "No scored units yet.")
         return 0
-    _print_results(report)
+    (likelihood_cli.print_results if is_likelihood else _print_results)(report)
     return 0
 
 
@@ -193,6 +197,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("run", help="benchmark: models x suite x refinement rounds, judged")
     p.add_argument("--suite")
+    p.add_argument(
+        "--measure",
+        choices=likelihood_cli.MEASURES,
+        default="answers",
+        help="answers: generate, refine and judge (default); likelihood: score each "
+        "multiple-choice option or reference answer, no generation (docs/likelihood.md)",
+    )
     p.add_argument("--models", help="comma-separated names or unique prefixes")
     p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
     p.add_argument("--judge", help="judge model, or 'auto' for the largest local model")
@@ -221,6 +232,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("results", help="per-model, per-category results of a run")
-    p.add_argument("--run", help="run id (default: the newest benchmark run)")
+    p.add_argument("--run", help="run id (default: the newest benchmark or likelihood run)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_results)

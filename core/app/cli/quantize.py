@@ -1,4 +1,5 @@
-"""`perfics quantize` and `perfics kld`: quantized copies of a model and their drift."""
+"""`perfics quantize`, `perfics kld` and `perfics ladder`: quantized copies of a model and how
+far each drifts from it."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from tqdm import tqdm
+
+from core.app import context, ladder, runs, worker
 from core.app.cli.common import print_json
+from core.app.ladder import ladder_text
 from core.app.quantization import kl_divergence, quantize_model
 from core.app.scoring import read_text
 from core.engine.quantize import DEFAULT_LADDER, parse_types
-from core.types.token_level import KlDivergence, QuantizedFile
+from core.errors import InvalidRequest
+from core.types import RunStatus
+from core.types.token_level import KlDivergence, LadderConfig, LadderRung, QuantizedFile
 
 
 def _mib(n_bytes: int) -> str:
@@ -127,3 +134,91 @@ def register(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--json", action="store_true", help="print one JSON record")
     k.add_argument("--quiet", action="store_true", help="no per-chunk progress on stderr")
     k.set_defaults(func=cmd_kld)
+    register_ladder(sub)
+
+
+def format_ladder(cfg: LadderConfig, rows: list[LadderRung]) -> str:
+    head = (
+        f"Quantization ladder of {cfg.source} on {cfg.text_label} ({cfg.n_ctx}-token chunks); "
+        "KLD and same-top against the source"
+    )
+    if any(r.requantized for r in rows):
+        head += " (the source is itself quantized: loss is relative to it)"
+    lines = [
+        head,
+        f"{'type':<8} {'file MiB':>9} {'mem MiB':>8} {'prompt t/s':>10} {'gen t/s':>8} "
+        f"{'PPL':>16} {'KLD':>18} {'same top %':>11}",
+    ]
+    for r in rows:
+        kld = "—" if r.mean_kld is None else f"{r.mean_kld:.5f} ± {r.mean_kld_uncertainty:.5f}"
+        same = "—" if r.same_top is None else f"{100 * r.same_top:.2f}"
+        lines.append(
+            f"{r.qtype:<8} {r.file_bytes / 2**20:>9.1f} {r.memory_mb:>8.0f} "
+            f"{r.prompt_tokens_per_s or 0:>10.0f} {r.gen_tokens_per_s or 0:>8.1f} "
+            f"{r.perplexity:>8.3f} ± {r.perplexity_uncertainty:<5.3f} {kld:>18} {same:>11}"
+        )
+    if rows:
+        lines.append(
+            f"n = {rows[0].positions:,} scored positions per model; generation speed over "
+            f"{rows[0].gen_tokens} greedy tokens"
+        )
+    for r in rows:
+        lines.append(f"  {r.qtype}: " + ", ".join(f"{t} ×{n}" for t, n in r.tensor_types))
+    return "\n".join(lines)
+
+
+def cmd_ladder(args: argparse.Namespace) -> int:
+    finished = False
+    if args.run:
+        run_id = args.run
+        finished = context.store().runs.get(run_id).status == RunStatus.COMPLETED
+        if not finished:
+            runs.prepare_resume(run_id)  # clears an earlier stop, so the worker goes on
+    elif not args.model:
+        raise InvalidRequest("Name the source model, or give --run ID to resume a ladder.")
+    else:
+        text, label = ladder_text(args.file, args.suite)
+        run_id, ctx = ladder.plan(
+            args.model, args.types, text, label, args.ctx, args.allow_requantize
+        )
+        if ctx != args.ctx:
+            print(f"the text is short: chunks of {ctx} tokens instead", file=sys.stderr)
+    print(f"ladder run {run_id}", file=sys.stderr, flush=True)
+    with tqdm(
+        desc="ladder steps", unit="step", file=sys.stderr, disable=args.quiet or finished
+    ) as bar:
+
+        def show(done: int, total: int, eta: float | None) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        if not finished:
+            worker.work(run_id, show)
+    cfg, rows = ladder.config(run_id), ladder.rungs(run_id)
+    if args.json:
+        print_json({"run_id": run_id, "rungs": [asdict(r) for r in rows]})
+    else:
+        print(format_ladder(cfg, rows))
+    return 0
+
+
+def register_ladder(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "ladder",
+        help="quantize a model to several types and compare every copy on one text",
+        description="Writes the missing copies (as perfics quantize), then measures the source "
+        "and each copy: file size, memory, prompt and generation speed, perplexity, and KL "
+        "divergence and same-top-token share against the source. It is a run: --run ID "
+        "resumes a stopped one (perfics run --stop/--delete work on it too).",
+    )
+    p.add_argument("model", nargs="?", help="the source model (file stem or unique prefix)")
+    p.add_argument("--types", default=",".join(DEFAULT_LADDER), help="comma-separated types")
+    p.add_argument("--file", help="a UTF-8 text to measure on")
+    p.add_argument("--suite", help="or a suite: its questions and reference answers")
+    p.add_argument("--ctx", type=int, default=512, help="chunk size in tokens (default 512)")
+    p.add_argument("--allow-requantize", action="store_true", help="the source is quantized")
+    p.add_argument("--run", help="resume (or show) the ladder run with this id")
+    p.add_argument("--json", action="store_true", help="print one JSON record")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=cmd_ladder)

@@ -11,8 +11,13 @@ from core.app.ranking import measurements, rank_models
 from core.errors import InvalidRequest
 from core.ranking.perfics import PRESETS
 from core.ranking.quality import UnreliableJudge
+from core.ranking.tradeoffs import QUALITY_SOURCES
 from core.types import COST_BASES, Weights
 
+QUALITY_TEXT = {
+    "answers": "quality from references first, then trusted judges",
+    "likelihood": "quality from likelihood runs",
+}
 COLUMNS = [
     "rank",
     "model",
@@ -57,7 +62,9 @@ def cmd_rank(args: argparse.Namespace) -> int:
     # Every column, even with nothing ranked yet, so --json always has the same shape.
     measured = measurements(args.run)
     try:
-        ranking = rank_models(measured, hardware, weights, args.accept_unreliable_judge)
+        ranking = rank_models(
+            measured, hardware, weights, args.accept_unreliable_judge, args.quality
+        )
     except UnreliableJudge as exc:
         if not args.json:
             raise
@@ -73,7 +80,8 @@ def cmd_rank(args: argparse.Namespace) -> int:
                 "hardware": asdict(hardware),
                 "judges": {name: r.to_json() for name, r in ranking.judges.items()},
                 "notes": ranking.quality.notes,
-                "models": ranked.to_dict(orient="records"),
+                # NaN (a gain likelihood does not measure) is no JSON value: null instead.
+                "models": ranked.astype(object).where(ranked.notna(), None).to_dict("records"),
             }
         )
         return 0
@@ -86,7 +94,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
         return 0
     print(
         f"weights P={weights.performance} R={weights.refinement} C={weights.cost}, "
-        f"cost basis {weights.basis}; quality from references first, then trusted judges; "
+        f"cost basis {weights.basis}; {QUALITY_TEXT[args.quality or measured.default_source]}; "
         f"money in {hardware.currency} ({hardware.name})"
     )
     print(ranked.round(3).to_string(index=False))
@@ -95,7 +103,15 @@ def cmd_rank(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rank", help="PeRFICS ranking of models from stored runs")
-    p.add_argument("--run", help="one benchmark run (default: all runs)")
+    p.add_argument(
+        "--run", help="one benchmark or likelihood run for what it measures (default: all runs)"
+    )
+    p.add_argument(
+        "--quality",
+        choices=QUALITY_SOURCES,
+        help="answers: reference checks first, then trusted judges; likelihood: likelihood "
+        "runs (default: likelihood when --run is a likelihood run, else answers)",
+    )
     p.add_argument("--preset", help=f"one of {', '.join(PRESETS)}")
     p.add_argument("--weights", help="P,R,C: performance, refinement and cost weights")
     p.add_argument("--cost-basis", choices=COST_BASES)

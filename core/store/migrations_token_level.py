@@ -1,0 +1,65 @@
+"""Schema steps from migration 8 on (token-level evaluation: likelihood suites, quantization
+ladders). core/store/migrations.py holds the earlier steps and lists them all in order; like
+those, a step here is never edited once released, only followed by a new one."""
+
+from __future__ import annotations
+
+import duckdb  # noqa: F401  (the steps below take a DuckDB connection)
+
+
+def _m008_likelihood(con: duckdb.DuckDBPyConnection) -> None:
+    """Multiple-choice questions keep their choices (the right one is the question's reference,
+    of kind `choice`). Likelihood runs store every continuation a model scored for a unit: each
+    choice of a multiple-choice question, or a question's reference answer, with its summed
+    log-probability and lengths; accuracy and bits per byte are derived from these rows."""
+    con.execute("ALTER TABLE questions ADD COLUMN choices JSON")
+    con.execute(
+        """
+        CREATE TABLE likelihood_scores (
+            run_id VARCHAR NOT NULL,
+            item_no INTEGER NOT NULL,
+            choice INTEGER NOT NULL,
+            text VARCHAR NOT NULL,
+            is_answer BOOLEAN NOT NULL,
+            logprob DOUBLE NOT NULL,
+            n_tokens INTEGER NOT NULL,
+            n_bytes INTEGER NOT NULL,
+            n_chars INTEGER NOT NULL,
+            context_tokens INTEGER NOT NULL,
+            PRIMARY KEY (run_id, item_no, choice)
+        )
+        """
+    )
+
+
+def _m009_quantization_ladder(con: duckdb.DuckDBPyConnection) -> None:
+    """A ladder run's measured rungs: one row per model (the source and each quantized copy),
+    written with its unit in one transaction. Tensor types are JSON pairs [type, count]."""
+    con.execute(
+        """
+        CREATE TABLE ladder_rungs (
+            run_id VARCHAR NOT NULL,
+            item_no INTEGER NOT NULL,
+            model_name VARCHAR NOT NULL,
+            qtype VARCHAR NOT NULL,
+            file_bytes BIGINT NOT NULL,
+            tensor_types JSON NOT NULL,
+            requantized BOOLEAN NOT NULL,
+            memory_mb DOUBLE NOT NULL,
+            prompt_tokens_per_s DOUBLE,
+            gen_tokens_per_s DOUBLE,
+            gen_tokens INTEGER NOT NULL,
+            perplexity DOUBLE NOT NULL,
+            perplexity_uncertainty DOUBLE NOT NULL,
+            positions INTEGER NOT NULL,
+            mean_kld DOUBLE,
+            mean_kld_uncertainty DOUBLE,
+            kld_p99 DOUBLE,
+            same_top DOUBLE,
+            same_top_uncertainty DOUBLE,
+            rms_delta_p DOUBLE,
+            ppl_ratio DOUBLE,
+            PRIMARY KEY (run_id, item_no)
+        )
+        """
+    )
