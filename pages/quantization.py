@@ -34,12 +34,13 @@ with st.expander("Build a ladder", expanded=True):
     kind = st.radio(
         "Measure on", ["A suite", "Pasted text", "A text file"], horizontal=True, key="quant_kind"
     )
-    text, label = "", ""
+    text, label, quality_suite = "", "", None
     try:
         if kind == "A suite":
             suite = st.selectbox("Suite", ladder.suite_names(), key="quant_suite")
             if suite:
                 text, label = ladder.suite_text(suite), f"suite {suite}"
+                quality_suite = suite
         elif kind == "Pasted text":
             text = st.text_area("Text", key="quant_text", height=150)
             label = "pasted text"
@@ -72,7 +73,9 @@ with st.expander("Build a ladder", expanded=True):
     if start:
         try:
             with st.spinner("Reading the text with the source's tokenizer…"):
-                run_id, used_ctx = ladder.plan(source, tuple(types), text, label, ctx, allow)
+                run_id, used_ctx = ladder.plan(
+                    source, tuple(types), text, label, ctx, allow, quality_suite
+                )
             pid = ladder.start(run_id)
             shrunk = (
                 f" The text is short, so chunks are {used_ctx} tokens." if used_ctx != ctx else ""

@@ -148,19 +148,33 @@ def break_even(curve: BreakEven, api_name: str, currency: str = "USD") -> go.Fig
 
 
 def ladder_chart(table: pd.DataFrame) -> go.Figure:
-    """A quantization ladder: perplexity (with its ±) against file size, one point per type,
-    and mean KLD from the source on a second axis. Lower is better on both."""
+    """A quantization ladder against file size, one point per type: likelihood quality with
+    its 95 % interval when the ladder was measured on a suite (higher is better), otherwise
+    perplexity with its ± (lower is better); mean KLD from the source on a second axis."""
     fig = go.Figure()
+    if table["Quality"].notna().any():
+        y, name = table["Quality"], "Likelihood quality"
+        error = {
+            "type": "data",
+            "symmetric": False,
+            "array": table["Quality high"] - table["Quality"],
+            "arrayminus": table["Quality"] - table["Quality low"],
+        }
+        y_title = "Likelihood quality on the suite (higher is better)"
+    else:
+        y, name = table["Perplexity"], "Perplexity"
+        error = {"type": "data", "array": table["Perplexity ±"]}
+        y_title = "Perplexity on the text (lower is better)"
     fig.add_trace(
         go.Scatter(
             x=table["File (MiB)"],
-            y=table["Perplexity"],
-            error_y={"type": "data", "array": table["Perplexity ±"], "visible": True},
+            y=y,
+            error_y={**error, "visible": True},
             mode="lines+markers+text",
             text=table["Type"],
             textposition="top center",
-            name="Perplexity",
-            hovertemplate="%{text}: %{x:.1f} MiB<br>perplexity %{y:.3f}<extra></extra>",
+            name=name,
+            hovertemplate="%{text}: %{x:.1f} MiB<br>" + name.lower() + " %{y:.3f}<extra></extra>",
         )
     )
     copies = table[table["Mean KLD (nats)"].notna()]
@@ -179,7 +193,7 @@ def ladder_chart(table: pd.DataFrame) -> go.Figure:
     )
     fig.update_layout(
         xaxis_title="File size (MiB)",
-        yaxis_title="Perplexity on the text (lower is better)",
+        yaxis_title=y_title,
         yaxis2={
             "title": "Mean KLD (nats)",
             "overlaying": "y",

@@ -69,6 +69,7 @@ def plan(
     text_label: str = "",
     n_ctx: int = 512,
     allow_requantize: bool = False,
+    quality_suite: str | None = None,
 ) -> tuple[str, int]:
     """Creates the ladder run (not started); returns its id and the chunk size it will use,
     which is smaller than n_ctx when the text is short."""
@@ -90,6 +91,7 @@ def plan(
         text=text,
         text_label=text_label,
         n_ctx=ctx,
+        quality_suite=quality_suite,
         llama_cpp_version=llama_cpp_version() if cfg.backend != "fake" else "",
     )
     return create_ladder(context.store(), info, config), ctx
@@ -139,13 +141,21 @@ def table(rows: list[LadderRung]) -> pd.DataFrame:
                 "KLD 99th pct": r.kld_p99,
                 "Same top token (%)": None if r.same_top is None else 100 * r.same_top,
                 "RMS Δp (%)": None if r.rms_delta_p is None else 100 * r.rms_delta_p,
+                "Quality": r.quality,
+                "Quality low": r.quality_low,
+                "Quality high": r.quality_high,
+                "Quality n": r.quality_n,
                 "Tensor types": ", ".join(f"{t} ×{n}" for t, n in r.tensor_types),
                 "n positions": r.positions,
             }
         )
     df = pd.DataFrame.from_records(records)
     # The source has no KLD: a column of floats with NaN there, not an object column of None.
-    numeric = [c for c in df.columns if c not in ("Type", "Model", "Tensor types", "n positions")]
+    numeric = [
+        c
+        for c in df.columns
+        if c not in ("Type", "Model", "Tensor types", "n positions", "Quality n")
+    ]
     return df.astype({c: float for c in numeric})
 
 

@@ -10,6 +10,7 @@ ladder resumes where it stopped; a copy already on disk is never rewritten.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from core.engine.registry import resolve
 from core.errors import GenerationFailed, InvalidRequest, UnusableModel
 from core.evaluation.benchmark import OnProgress
 from core.evaluation.lifecycle import RunLifecycle
+from core.evaluation.likelihood import measure_of, score_question
+from core.evaluation.stats import Estimate, mean_ci, wilson_ci
 from core.store import Store
 from core.types import (
     ItemKey,
@@ -96,7 +99,28 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def measure(backend, source_backend, qtype: str, config: LadderConfig, threads: int) -> LadderRung:
+def question_score(question, scores) -> float:
+    """One question's likelihood quality: for multiple choice, 1 when the right choice has
+    the highest log-probability per character (acc_norm; ties to the earlier choice), else 0;
+    for a reference answer, 2^-bits per byte = exp(logprob / bytes)."""
+    if not question.choices:
+        return math.exp(scores[0].logprob / scores[0].n_bytes)
+    best = max(scores, key=lambda c: (c.logprob / max(c.n_chars, 1), -c.choice))
+    return 1.0 if best.is_answer else 0.0
+
+
+def likelihood_quality(backend, questions) -> Estimate:
+    """The mean question score with a 95 % interval: Wilson's when every question is multiple
+    choice (the scores are then 0/1), a seeded bootstrap otherwise."""
+    values = [question_score(q, score_question(backend, q)) for q in questions]
+    if values and all(q.choices for q in questions):
+        return wilson_ci(int(sum(values)), len(values))
+    return mean_ci(values)
+
+
+def measure(
+    backend, source_backend, qtype: str, config: LadderConfig, threads: int, questions=()
+) -> LadderRung:
     """One rung's figures. A copy's perplexity comes from the KLD pass, which scores the
     same positions; the source is measured against nothing (its KLD is not defined)."""
     info = backend.info
@@ -108,6 +132,7 @@ def measure(backend, source_backend, qtype: str, config: LadderConfig, threads: 
         kld = backend.kl_divergence(source_backend, config.text, config.n_ctx)
         ppl, ppl_unc, positions = kld.ppl, kld.ppl_uncertainty, kld.positions
     prompt_speed, gen_speed, gen_tokens = speeds(backend, config.text, config.n_ctx)
+    quality = likelihood_quality(backend, questions) if questions else None
     return LadderRung(
         model_name=info.name,
         qtype=qtype,
@@ -128,6 +153,10 @@ def measure(backend, source_backend, qtype: str, config: LadderConfig, threads: 
         same_top_uncertainty=kld.same_top_uncertainty if kld else None,
         rms_delta_p=kld.rms_delta_p if kld else None,
         ppl_ratio=kld.ppl_ratio if kld else None,
+        quality=quality.value if quality else None,
+        quality_low=quality.low if quality else None,
+        quality_high=quality.high if quality else None,
+        quality_n=quality.n if quality else 0,
     )
 
 
@@ -150,6 +179,7 @@ def run_ladder(
         source = resolve(config.source, list_models())
         if config.source_sha256 and source.sha256 and source.sha256 != config.source_sha256:
             raise InvalidRequest(f"{source.name} has changed since the ladder was planned.")
+        questions = scorable_questions(store, config.quality_suite)
         todo = store.items.pending(run_id)
         total = record.total_units or len(todo)
         finished, started = total - len(todo), time.monotonic()
@@ -177,6 +207,7 @@ def run_ladder(
                         open_model,
                         source_backend,
                         threads,
+                        questions,
                     )
                 if on_progress:
                     eta = (time.monotonic() - started) / n * (len(todo) - n)
@@ -188,13 +219,20 @@ def run_ladder(
     return RunStatus.COMPLETED
 
 
+def scorable_questions(store: Store, suite: str | None) -> list:
+    """The suite's questions that likelihood can score (choices or a reference answer)."""
+    if not suite:
+        return []
+    return [q for q in store.suites.questions(suite) if measure_of(q) is not None]
+
+
 def _write_copy(source: ModelInfo, qtype: str, config: LadderConfig, threads: int) -> None:
     if not copy_path(source.path, qtype).is_file():  # written by an earlier attempt
         quantize(source.path, qtype, config.allow_requantize, threads)
 
 
 def _measure_unit(
-    store, run_id, unit, config, list_models, open_model, source_backend, threads
+    store, run_id, unit, config, list_models, open_model, source_backend, threads, questions
 ) -> None:
     began = time.perf_counter()
     qtype, name = unit.key.question_id, unit.key.model
@@ -202,7 +240,7 @@ def _measure_unit(
     try:
         info = source_backend.info if qtype == SOURCE else resolve(name, list_models())
         backend = source_backend if qtype == SOURCE else open_model(info)
-        rung = measure(backend, source_backend, qtype, config, threads)
+        rung = measure(backend, source_backend, qtype, config, threads, questions)
     except (GenerationFailed, InvalidRequest, UnusableModel) as exc:  # this rung only
         outcome = ItemOutcome("failed", time.perf_counter() - began, str(exc))
         store.ladders.finish(run_id, unit.no, outcome)

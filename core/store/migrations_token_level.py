@@ -59,6 +59,10 @@ def _m009_quantization_ladder(con: duckdb.DuckDBPyConnection) -> None:
             same_top_uncertainty DOUBLE,
             rms_delta_p DOUBLE,
             ppl_ratio DOUBLE,
+            quality DOUBLE,
+            quality_low DOUBLE,
+            quality_high DOUBLE,
+            quality_n INTEGER NOT NULL,
             PRIMARY KEY (run_id, item_no)
         )
         """

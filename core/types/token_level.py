@@ -92,6 +92,9 @@ class LadderConfig:
     text_label: str  # where the text came from: a file name or "suite <name>"
     n_ctx: int
     llama_cpp_version: str = ""
+    # A suite whose multiple-choice questions and reference answers also give each rung a
+    # likelihood quality (core/evaluation/likelihood.py); None for a plain text.
+    quality_suite: str | None = None
 
     def to_json(self) -> dict:
         return {
@@ -103,6 +106,7 @@ class LadderConfig:
             "text_label": self.text_label,
             "n_ctx": self.n_ctx,
             "llama_cpp_version": self.llama_cpp_version,
+            "quality_suite": self.quality_suite,
         }
 
     @classmethod
@@ -116,6 +120,7 @@ class LadderConfig:
             text_label=stored.get("text_label", ""),
             n_ctx=int(stored["n_ctx"]),
             llama_cpp_version=stored.get("llama_cpp_version", ""),
+            quality_suite=stored.get("quality_suite"),
         )
 
     @property
@@ -148,3 +153,9 @@ class LadderRung:
     same_top_uncertainty: float | None
     rms_delta_p: float | None
     ppl_ratio: float | None
+    # Likelihood quality on the suite's scorable questions: the mean of acc_norm (0 or 1) per
+    # multiple-choice question and 2^-bpb per reference answer, with a 95 % interval.
+    quality: float | None = None
+    quality_low: float | None = None
+    quality_high: float | None = None
+    quality_n: int = 0

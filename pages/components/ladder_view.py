@@ -25,6 +25,9 @@ NUMBER_FORMATS = {
     "KLD 99th pct": "%.4f",
     "Same top token (%)": "%.2f",
     "RMS Δp (%)": "%.2f",
+    "Quality": "%.3f",
+    "Quality low": "%.3f",
+    "Quality high": "%.3f",
 }
 
 
@@ -67,6 +70,12 @@ def ladder_view(run_id: str, status: RunStatus) -> None:
         "source; generation speed is over "
         f"{rows[0].gen_tokens} greedy tokens."
     )
+    if cfg.quality_suite and any(r.quality_n for r in rows):
+        st.caption(
+            f"Quality: likelihood on suite {escape(cfg.quality_suite)} ({rows[0].quality_n} "
+            "scorable questions): acc_norm per multiple-choice question and 2^-bits per byte "
+            "per reference answer, with a 95 % interval. No judge is involved."
+        )
     if any(r.requantized for r in rows):
         st.warning(
             "The source is itself quantized, so every copy measures loss relative to it, not "

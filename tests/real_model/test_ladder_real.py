@@ -11,6 +11,8 @@ from core.engine.footprint import measure_footprint
 from core.engine.llama import LlamaBackend
 from core.engine.registry import discover, resolve
 from core.errors import UnusableModel
+from core.evaluation.ladder import question_score, scorable_questions
+from core.evaluation.likelihood import score_question
 from tests.support import MODELS_DIR, SMOLLM2, run_cli
 
 pytestmark = pytest.mark.real_model
@@ -96,3 +98,35 @@ def test_a_footprint_of_a_broken_file_is_a_clear_error(tmp_path):
     broken.write_bytes(b"GGUF" + b"\0" * 64)
     with pytest.raises(UnusableModel):
         measure_footprint(broken, 256, 2)
+
+
+def test_a_ladder_on_a_suite_carries_likelihood_quality_with_its_interval(folder):
+    out = run_cli(
+        "ladder",
+        SMOLLM2,
+        "--types",
+        "Q8_0",
+        "--suite",
+        "builtin",
+        "--ctx",
+        "64",
+        "--allow-requantize",
+        "--json",
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stderr
+    rungs = {r["qtype"]: r for r in json.loads(out.stdout)["rungs"]}
+    store = context.store()
+    questions = scorable_questions(store, "builtin")
+    assert len(questions) >= 10
+    source = rungs["source"]
+    assert source["quality_n"] == len(questions)
+    assert source["quality_low"] <= source["quality"] <= source["quality_high"]
+    # The source's figure is the mean of each question's own score, recomputed here.
+    models, _ = folder
+    backend = LlamaBackend(resolve(SMOLLM2, discover(models)), n_ctx=2048, threads=2)
+    try:
+        by_hand = [question_score(q, score_question(backend, q)) for q in questions]
+    finally:
+        backend.close()
+    assert source["quality"] == pytest.approx(sum(by_hand) / len(by_hand), rel=1e-9)

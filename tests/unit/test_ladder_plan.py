@@ -1,12 +1,14 @@
 """A ladder's plan (which copies to write, which models to measure), its chunk size for short
 texts, and its table, without a model."""
 
+import math
+
 import pytest
 
 from core.app.ladder import fitting_ctx, ladder_text, table
 from core.errors import InvalidRequest
-from core.evaluation.ladder import SOURCE, plan_units
-from core.types import ItemKind
+from core.evaluation.ladder import SOURCE, plan_units, question_score
+from core.types import ContinuationScore, ItemKind, Question
 from core.types.token_level import LadderConfig, LadderRung
 from tests.support import fake_model
 
@@ -95,3 +97,20 @@ def test_the_table_names_units_and_leaves_the_source_without_kld():
     assert df["RMS Δp (%)"].iloc[1] == pytest.approx(1.0)
     assert df["Mean KLD (nats)"].isna().iloc[0]
     assert df["Tensor types"].iloc[0] == "Q8_0 ×211, F32 ×61"
+
+
+def _choice(i, logprob, n_chars, is_answer):
+    return ContinuationScore(i, " x", is_answer, logprob, 1, n_chars + 1, n_chars, 5)
+
+
+def test_a_question_scores_by_acc_norm_or_by_bits_per_byte():
+    mc = Question("q", "c", "Which?", choices=("long", "no"), reference="long")
+    # per character: -4/4 = -1 beats -3/2 = -1.5, although -3 > -4 in total
+    assert question_score(mc, [_choice(0, -4.0, 4, True), _choice(1, -3.0, 2, False)]) == 1.0
+    assert question_score(mc, [_choice(0, -9.0, 4, True), _choice(1, -3.0, 2, False)]) == 0.0
+    # a tie goes to the earlier choice, as lm-evaluation-harness's argmax does
+    assert question_score(mc, [_choice(0, -2.0, 2, False), _choice(1, -2.0, 2, True)]) == 0.0
+    ref = Question("r", "c", "Say it", reference="yes", reference_kind="answer")
+    # 8 bytes at 1 bit each: 2^-1
+    half = ContinuationScore(0, " yes1234", True, -8 * math.log(2), 3, 8, 7, 5)
+    assert question_score(ref, [half]) == pytest.approx(0.5)

@@ -162,6 +162,17 @@ def format_ladder(cfg: LadderConfig, rows: list[LadderRung]) -> str:
             f"n = {rows[0].positions:,} scored positions per model; generation speed over "
             f"{rows[0].gen_tokens} greedy tokens"
         )
+    if any(r.quality_n for r in rows):
+        lines.append(
+            f"Likelihood quality on suite {cfg.quality_suite} (acc_norm per multiple-choice "
+            "question, 2^-bits per byte per reference answer; 95 % interval):"
+        )
+        for r in rows:
+            if r.quality is not None:
+                lines.append(
+                    f"  {r.qtype:<8} {r.quality:.3f} [{r.quality_low or r.quality:.3f}–"
+                    f"{r.quality_high or r.quality:.3f}] n = {r.quality_n}"
+                )
     for r in rows:
         lines.append(f"  {r.qtype}: " + ", ".join(f"{t} ×{n}" for t, n in r.tensor_types))
     return "\n".join(lines)
@@ -179,7 +190,7 @@ def cmd_ladder(args: argparse.Namespace) -> int:
     else:
         text, label = ladder_text(args.file, args.suite)
         run_id, ctx = ladder.plan(
-            args.model, args.types, text, label, args.ctx, args.allow_requantize
+            args.model, args.types, text, label, args.ctx, args.allow_requantize, args.suite
         )
         if ctx != args.ctx:
             print(f"the text is short: chunks of {ctx} tokens instead", file=sys.stderr)
