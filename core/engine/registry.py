@@ -184,7 +184,8 @@ def discover(models_dir: Path, cache_dir: Path | None = None) -> list[ModelInfo]
 
 
 def resolve(name: str, models: list[ModelInfo]) -> ModelInfo:
-    """A usable model by exact file stem, or else by a unique case-insensitive stem prefix."""
+    """A usable model by exact file stem, or else by a unique case-insensitive stem prefix
+    (or one that all other matches extend: a source before its quantized copies)."""
     usable = [m for m in models if m.usable]
     for m in usable:
         if m.name == name:
@@ -192,6 +193,11 @@ def resolve(name: str, models: list[ModelInfo]) -> ModelInfo:
     matches = [m for m in usable if m.name.lower().startswith(name.lower())]
     if len(matches) == 1:
         return matches[0]
+    # A model and its quantized copies ("m.Q4_1", "m.Q4_1-to-Q8_0"): a prefix that matches all
+    # of them means the source, whose name starts every other one, as it did before the copies.
+    shortest = min(matches, key=lambda m: len(m.name), default=None)
+    if shortest and all(m.name.startswith(shortest.name) for m in matches):
+        return shortest
     if len(matches) > 1:
         raise AmbiguousModel(name, [m.name for m in matches])
     raise ModelNotFound(name, [m.name for m in usable])

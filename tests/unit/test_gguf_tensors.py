@@ -79,3 +79,16 @@ def test_type_lists_are_normalised_and_unknown_names_refused():
         parse_types("Q8_0,Q9")
     with pytest.raises(InvalidRequest, match="at least one"):
         parse_types(" , ")
+
+
+def test_a_prefix_means_the_source_when_only_its_copies_also_match():
+    from core.engine.registry import resolve
+    from core.errors import AmbiguousModel
+    from tests.support import fake_model
+
+    source, copy = fake_model("Smol.Q4_1", "1"), fake_model("Smol.Q4_1-to-Q8_0", "2")
+    other = fake_model("Smolder", "3")
+    assert resolve("smol", [copy, source]) == source
+    assert resolve("Smol.Q4_1-to", [copy, source]) == copy
+    with pytest.raises(AmbiguousModel):
+        resolve("smol", [copy, source, other])  # Smolder is not a copy of Smol.Q4_1
