@@ -223,6 +223,13 @@ class LlamaBackend:
     def _clear_kv(self) -> None:
         llama_measure.clear_kv(self.llm)
 
+    def reset_cache(self) -> None:
+        """Forget every evaluated token, so the next prompt is evaluated in full (as a speed
+        measurement needs) rather than reused from the KV cache."""
+        with self.lock:
+            self._scorer.forget()
+            llama_measure.clear_kv(self.llm)
+
     def _end_tokens(self) -> np.ndarray:
         if self._eog is None:
             import llama_cpp

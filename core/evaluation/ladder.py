@@ -85,7 +85,10 @@ def speeds(backend, text: str, n_ctx: int) -> tuple[float | None, float | None, 
     settings = SamplerSettings(temperature=0.0, max_tokens=SPEED_TOKENS, seed=42)
     prompt = text[: SPEED_PROMPT_CHARS_PER_TOKEN * n_ctx]
     prompt_speeds, gen_speeds, produced = [], [], 0
+    reset = getattr(backend, "reset_cache", None)
     for _ in range(SPEED_REPEATS):
+        if reset:
+            reset()  # else the repeats reuse the cached prompt and time one token
         generation = backend.complete(prompt, settings)
         if generation.ttft_s and generation.prompt_tokens_evaluated:
             prompt_speeds.append(generation.prompt_tokens_evaluated / generation.ttft_s)

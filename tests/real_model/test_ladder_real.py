@@ -11,7 +11,7 @@ from core.engine.footprint import measure_footprint
 from core.engine.llama import LlamaBackend
 from core.engine.registry import discover, resolve
 from core.errors import UnusableModel
-from core.evaluation.ladder import question_score, scorable_questions
+from core.evaluation.ladder import question_score, scorable_questions, speeds
 from core.evaluation.likelihood import score_question
 from tests.support import MODELS_DIR, SMOLLM2, run_cli
 
@@ -130,3 +130,23 @@ def test_a_ladder_on_a_suite_carries_likelihood_quality_with_its_interval(folder
     finally:
         backend.close()
     assert source["quality"] == pytest.approx(sum(by_hand) / len(by_hand), rel=1e-9)
+
+
+def test_each_speed_repeat_evaluates_the_whole_prompt(smollm2):
+    """Without a reset, the second and third completions reuse the cached prompt and would
+    time one token as if it were the whole prompt."""
+    seen = []
+    original = smollm2.complete
+
+    def recording(prompt, settings, on_token=None):
+        generation = original(prompt, settings, on_token)
+        seen.append((generation.prompt_tokens, generation.prompt_tokens_evaluated))
+        return generation
+
+    smollm2.complete = recording
+    try:
+        speeds(smollm2, TEXT, 64)
+    finally:
+        del smollm2.complete
+    assert len(seen) == 3
+    assert all(evaluated == total for total, evaluated in seen), seen
