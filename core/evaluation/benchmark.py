@@ -218,16 +218,6 @@ def run_benchmark(
     with run.working():
         run.check_stop()  # stopped while it waited for this worker
         executor = _Executor(store, run, record.config, load)
-        todo = store.items.pending(run_id)
-        total = record.total_units or len(todo)
-        finished, started = total - len(todo), time.monotonic()
-        if on_progress:
-            on_progress(finished, total, None)
-        for n, unit in enumerate(todo, start=1):
-            run.check_stop()
-            executor.unit(unit)
-            if on_progress:
-                eta = (time.monotonic() - started) / n * (len(todo) - n)
-                on_progress(finished + n, total, eta)
+        run.work_through(executor.unit, on_progress)
         run.complete()
     return RunStatus.COMPLETED

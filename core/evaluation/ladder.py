@@ -183,41 +183,34 @@ def run_ladder(
         if config.source_sha256 and source.sha256 and source.sha256 != config.source_sha256:
             raise InvalidRequest(f"{source.name} has changed since the ladder was planned.")
         questions = scorable_questions(store, config.quality_suite)
-        todo = store.items.pending(run_id)
-        total = record.total_units or len(todo)
-        finished, started = total - len(todo), time.monotonic()
-        if on_progress:
-            on_progress(finished, total, None)
-        source_backend = None
+        loaded = {}  # the source's backend, opened at its first rung and kept for the KLDs
+
+        def step(unit: RunUnit) -> None:
+            began = time.perf_counter()
+            if unit.key.kind == ItemKind.QUANTIZE:
+                _write_copy(source, unit.key.question_id, config, threads)
+                outcome = ItemOutcome("done", time.perf_counter() - began)
+                store.ladders.finish(run_id, unit.no, outcome)
+                return
+            if "source" not in loaded:
+                loaded["source"] = open_model(source)
+            _measure_unit(
+                store,
+                run_id,
+                unit,
+                config,
+                list_models,
+                open_model,
+                loaded["source"],
+                threads,
+                questions,
+            )
+
         try:
-            for n, unit in enumerate(todo, start=1):
-                run.check_stop()
-                began = time.perf_counter()
-                if unit.key.kind == ItemKind.QUANTIZE:
-                    _write_copy(source, unit.key.question_id, config, threads)
-                    store.ladders.finish(
-                        run_id, unit.no, ItemOutcome("done", time.perf_counter() - began)
-                    )
-                else:
-                    if source_backend is None:
-                        source_backend = open_model(source)
-                    _measure_unit(
-                        store,
-                        run_id,
-                        unit,
-                        config,
-                        list_models,
-                        open_model,
-                        source_backend,
-                        threads,
-                        questions,
-                    )
-                if on_progress:
-                    eta = (time.monotonic() - started) / n * (len(todo) - n)
-                    on_progress(finished + n, total, eta)
+            run.work_through(step, on_progress)
         finally:
-            if source_backend is not None:
-                source_backend.close()
+            if "source" in loaded:
+                loaded["source"].close()
         run.complete()
     return RunStatus.COMPLETED
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -168,6 +169,25 @@ class RunLifecycle:
             return self.store.runs.stop_requested(self.id)
         except Exception:  # noqa: BLE001 - a busy database: call it an interruption
             return False
+
+    def work_through(
+        self,
+        step: Callable[[RunUnit], None],
+        on_progress: Callable[[int, int, float | None], None] | None = None,
+    ) -> None:
+        """Do every pending unit in order, checking for a stop before each, and report
+        (done, total, seconds left) after each: the time left from this attempt's own pace."""
+        todo = self.store.items.pending(self.id)
+        total = self.store.runs.get(self.id).total_units or len(todo)
+        finished, started = total - len(todo), time.monotonic()
+        if on_progress:
+            on_progress(finished, total, None)
+        for n, unit in enumerate(todo, start=1):
+            self.check_stop()
+            step(unit)
+            if on_progress:
+                eta = (time.monotonic() - started) / n * (len(todo) - n)
+                on_progress(finished + n, total, eta)
 
     def check_stop(self) -> None:
         """Call between steps: raises RunStopped once a stop has been asked for."""

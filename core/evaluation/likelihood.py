@@ -201,17 +201,11 @@ def run_likelihood(
         run.check_stop()  # stopped while it waited for this worker
         questions = _questions(store, record.config)
         _check_models(record.config.models, load)
-        todo = store.items.pending(run_id)
-        total = record.total_units or len(todo)
-        finished, started = total - len(todo), time.monotonic()
-        if on_progress:
-            on_progress(finished, total, None)
-        for n, unit in enumerate(todo, start=1):
-            run.check_stop()
+
+        def score(unit: RunUnit) -> None:
             question = questions[unit.key.question_id]
             _score_unit(store, run_id, unit, question, load(unit.key.model))
-            if on_progress:
-                eta = (time.monotonic() - started) / n * (len(todo) - n)
-                on_progress(finished + n, total, eta)
+
+        run.work_through(score, on_progress)
         run.complete()
     return RunStatus.COMPLETED

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.app import ladder, runs
+from core.app import ladder
 from core.app.charts import ladder_chart
-from core.errors import PerficsError
 from core.types import RunStatus
+from pages.components.run_controls import run_controls
 from pages.components.run_progress import run_progress
 from pages.components.text import escape
 
@@ -31,35 +31,16 @@ NUMBER_FORMATS = {
 }
 
 
-def _act(notice: str) -> None:
-    st.session_state["quant_notice"] = notice
-    st.rerun()
-
-
-def controls(run_id: str, status: RunStatus) -> None:
-    """Resume, Stop and Delete, always in the same place, enabled as the state allows."""
-    active = status.active
-    c1, c2, c3 = st.columns(3)
-    resume = c1.button("Resume", key="quant_resume", disabled=not status.resumable)
-    stop = c2.button("Stop", key="quant_stop", disabled=not active)
-    confirm = c3.checkbox("Confirm delete", key=f"quant_delete_confirm_{run_id}", disabled=active)
-    delete = c3.button("Delete ladder", key="quant_delete", disabled=active or not confirm)
-    try:
-        if resume:
-            _act(f"Resuming in a background worker (process {runs.resume_run(run_id)}).")
-        if stop:
-            _act(runs.stop_run(run_id))
-        if delete:
-            runs.delete_run(run_id)
-            _act("Deleted the ladder's measurements; the quantized files stay in the folder.")
-    except PerficsError as exc:
-        st.error(str(exc))
-
-
 def ladder_view(run_id: str, status: RunStatus) -> None:
     cfg = ladder.config(run_id)
     run_progress(run_id)
-    controls(run_id, status)
+    run_controls(
+        run_id,
+        status,
+        "quant",
+        delete_label="Delete ladder",
+        deleted_notice="Deleted the ladder's measurements; the quantized files stay in the folder.",
+    )
     rows = ladder.rungs(run_id)
     if not rows:
         st.caption("No model measured yet.")

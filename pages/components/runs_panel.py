@@ -16,6 +16,7 @@ from core.errors import PerficsError
 from core.types import RunStatus
 from pages.components.quick_start import quick_start
 from pages.components.results_view import run_label
+from pages.components.run_controls import run_controls
 from pages.components.text import escape
 
 POLL_S = 2.0
@@ -51,36 +52,6 @@ def _table(table: pd.DataFrame) -> pd.DataFrame:
     return shown[TABLE_COLUMNS]
 
 
-def _act(notice: str) -> None:
-    # A whole-page rerun, so that polling starts or stops with the run's new state.
-    st.session_state["bench_notice"] = notice
-    st.rerun()
-
-
-def _controls(r: pd.Series) -> None:
-    """Always the same three buttons, enabled as the run's state allows: a layout that never
-    changes shape, so no control jumps (or lingers as a stale copy) while the panel polls."""
-    status = RunStatus(r.status)
-    active = status in (RunStatus.RUNNING, RunStatus.QUEUED)
-    c1, c2, c3 = st.columns(3)
-    resume = c1.button("Resume", key="bench_resume", type="primary", disabled=not status.resumable)
-    stop = c2.button("Stop", key="bench_stop", disabled=not active)
-    # Keyed by run: a confirmation never carries over to another run.
-    confirm = c3.checkbox("Confirm delete", key=f"bench_delete_confirm_{r.id}", disabled=active)
-    delete = c3.button("Delete run", key="bench_delete", disabled=active or not confirm)
-    try:
-        if resume:
-            _act(f"Resuming in a background worker (process {runs.resume_run(r.id)}).")
-        if stop:
-            _act(runs.stop_run(r.id))
-        if delete:
-            runs.delete_run(r.id)
-            st.session_state.pop("bench_manage", None)
-            _act(f"Deleted run {r.id}.")
-    except PerficsError as exc:
-        st.error(str(exc))
-
-
 def _draw() -> None:
     st.subheader("Runs")
     if notice := st.session_state.pop("bench_notice", None):
@@ -108,7 +79,12 @@ def _draw() -> None:
         st.markdown(_summary(row))
     if isinstance(row.error, str) and row.error:
         st.caption(f"Last error: {escape(row.error)}")
-    _controls(row)
+    run_controls(
+        row.id,
+        RunStatus(row.status),
+        "bench",
+        on_deleted=lambda: st.session_state.pop("bench_manage", None),
+    )
     st.dataframe(
         _table(table),
         hide_index=True,
