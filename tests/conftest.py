@@ -42,7 +42,7 @@ def fake_mode(monkeypatch):
 def open_page():
     def open_page(path: str | None = None) -> AppTest:
         """The dashboard in AppTest, switched to `path` (the default page when None)."""
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
         at.run()
         if path:
             at.switch_page(path).run()
