@@ -17,7 +17,7 @@ bench: setup models
 	$(PY) scripts/bench_engine.py
 	$(PY) scripts/bench_refine.py
 	$(PY) scripts/bench_tradeoffs.py
-	$(PY) scripts/bench_perplexity.py
+	$(PY) scripts/bench_scoring.py
 	$(PY) scripts/bench_kld.py
 
 setup: $(STAMP)

@@ -30,10 +30,10 @@ from core.engine.registry import discover, resolve  # noqa: E402
 SHARED = ROOT.parent / "shared" / "datasets" / "us-congress-cap" / "USCongress.csv.gz"
 
 
-def default_text() -> str:
+def default_text(titles: int = 170) -> str:
     rows = csv.reader(io.TextIOWrapper(gzip.open(SHARED), encoding="utf-8"), delimiter=";")
     next(rows)
-    return "\n".join(r[-1] for _, r in zip(range(170), rows, strict=False))
+    return "\n".join(r[-1] for _, r in zip(range(titles), rows, strict=False))
 
 
 def llama_perplexity(tool: str, model: Path, text: Path, ctx: int, threads: int):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from core.engine.token_scoring import Decode, teacher_forced
+from core.engine.token_scoring import Decode, teacher_forced_logprobs
 
 # Clears the model's KV cache before a chunk: every chunk starts at position 0.
 Clear = Callable[[], None]
@@ -36,8 +36,7 @@ def chunks(tokens: Sequence[int], n_ctx: int, bos: int | None) -> list[list[int]
 def chunk_nlls(chunk: Sequence[int], decode: Decode, n_batch: int, max_outputs: int) -> list[float]:
     """Negative log-likelihoods of the tokens in the chunk's second half."""
     first = len(chunk) // 2
-    rows = teacher_forced(chunk, first + 1, decode, 0, n_batch, max_outputs)
-    return [-r.logprob for r in rows]
+    return [-v for v in teacher_forced_logprobs(chunk, first + 1, decode, n_batch, max_outputs)]
 
 
 def summarise(nlls: Sequence[float]) -> tuple[float, float]:

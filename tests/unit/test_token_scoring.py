@@ -9,7 +9,15 @@ import pytest
 
 from core.app.cli import main
 from core.engine.fake import FakeBackend
-from core.engine.token_scoring import plan_batches, reduce_row, teacher_forced, top_k_ids
+from core.engine.token_scoring import (
+    RowWork,
+    plan_batches,
+    reduce_row,
+    row_logprob,
+    teacher_forced,
+    teacher_forced_logprobs,
+    top_k_ids,
+)
 from core.errors import InvalidRequest, PromptTooLong
 from core.types import TextScore, TokenScore
 
@@ -51,6 +59,30 @@ def test_top_k_edge_cases():
     assert reduce_row(HALVES, 0, top_k=1).top_ids == (0,)
     with pytest.raises(ValueError):
         reduce_row(HALVES, 4, top_k=1)
+
+
+def test_logprob_alone_by_hand_and_equal_to_the_full_reduction():
+    assert row_logprob(HALVES, 0) == pytest.approx(math.log(1 / 2))
+    assert row_logprob(HALVES, 3) == pytest.approx(math.log(1 / 8))
+    masked = np.array([0.0, -np.inf, 0.0, -np.inf], dtype=np.float32)
+    assert row_logprob(masked, 2) == pytest.approx(math.log(1 / 2))
+    assert row_logprob(masked, 1) == -math.inf
+    rng = np.random.default_rng(7)
+    row = (3 * rng.standard_normal(1000)).astype(np.float32)
+    assert row_logprob(row, 17) == reduce_row(row, 17, 0).logprob
+    with pytest.raises(ValueError):
+        row_logprob(HALVES, -1)
+
+
+def test_reused_work_space_leaves_no_trace_of_the_previous_row():
+    """The second row reduced with the same RowWork gives what a fresh one gives; a work
+    space of the wrong size is not used."""
+    work = RowWork(4)
+    reduce_row(np.array([9.0, -np.inf, 0.0, 1.0], dtype=np.float32), 0, 2, work)
+    assert reduce_row(HALVES, 2, 2, work) == reduce_row(HALVES, 2, 2)
+    assert row_logprob(HALVES, 1, work) == pytest.approx(math.log(1 / 4))
+    wider = np.log(np.array([1.0, 1.0, 1.0, 1.0, 4.0], dtype=np.float32))
+    assert reduce_row(wider, 4, 1, work).logprob == pytest.approx(math.log(1 / 2))
 
 
 def _token(logprob: float) -> TokenScore:
@@ -114,6 +146,20 @@ def test_each_token_is_scored_from_the_row_one_position_earlier(n_batch, max_out
     flags = [f for _, _, fs in model.calls for f in fs]
     assert flags == [False, True, True, True, True]
     assert all(len(t) <= n_batch and sum(f) <= max_outputs for t, _, f in model.calls)
+
+
+@pytest.mark.parametrize(("n_batch", "max_outputs"), [(512, 512), (2, 1), (3, 2)])
+def test_logprobs_alone_follow_the_same_positions(n_batch, max_outputs):
+    tokens = [0, 1, 2, 3, 0, 2]
+    full = teacher_forced(tokens, 2, NextPlusOne(), 1, n_batch, max_outputs)
+    model = NextPlusOne()
+    alone = teacher_forced_logprobs(tokens, 2, model, n_batch, max_outputs)
+    hit = 3 - math.log(math.exp(3) + 3)
+    assert alone == pytest.approx([hit, hit, hit, -math.log(math.exp(3) + 3)])
+    assert alone == [r.logprob for r in full]
+    assert [f for _, _, fs in model.calls for f in fs] == [False, True, True, True, True]
+    with pytest.raises(ValueError):
+        teacher_forced_logprobs([1, 2], 2, NextPlusOne(), 8, 8)
 
 
 def test_teacher_forcing_needs_a_context_token_and_something_to_score():
