@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +23,11 @@ sys.path.insert(0, str(ROOT))
 from core.engine.llama import LlamaBackend  # noqa: E402
 from core.engine.quantize import quantize  # noqa: E402
 from core.engine.registry import discover, resolve  # noqa: E402
-from scripts.bench_perplexity import default_text  # noqa: E402
+from scripts.llama_tools import (  # noqa: E402
+    default_text,
+    llama_perplexity_tool,
+    run_llama_perplexity,
+)
 
 FIELDS = {
     "mean KLD": r"Mean\s+KLD:\s+([\d.]+)",
@@ -38,32 +40,6 @@ FIELDS = {
 }
 
 
-def run_tool(tool: str, model: Path, text: Path, ctx: int, threads: int, extra: list[str]):
-    started = time.perf_counter()
-    out = subprocess.run(
-        [
-            tool,
-            "-m",
-            str(model),
-            "-f",
-            str(text),
-            "-c",
-            str(ctx),
-            "-b",
-            str(ctx),
-            "-t",
-            str(threads),
-            "-fa",
-            "off",
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout + out.stderr, time.perf_counter() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default="SmolLM2")
@@ -71,13 +47,7 @@ def main() -> None:
     parser.add_argument("--ctx", type=int, default=512)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    tool = subprocess.run(
-        [str(ROOT / "scripts" / "build_llama_tools.sh")],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    ).stdout.strip()
+    tool = llama_perplexity_tool()
     source = resolve(args.model, discover(ROOT / "models"))
     text = default_text()
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,21 +58,24 @@ def main() -> None:
         text_path = folder / "text.txt"
         text_path.write_text(text, encoding="utf-8")
         logits = folder / "base.kld"
-        _, base_s = run_tool(
+        _, base_s = run_llama_perplexity(
             tool,
             base_path,
             text_path,
             args.ctx,
             args.threads,
-            ["--kl-divergence-base", str(logits)],
+            "--kl-divergence-base",
+            str(logits),
         )
-        report, their_s = run_tool(
+        report, their_s = run_llama_perplexity(
             tool,
             copy.path,
             text_path,
             args.ctx,
             args.threads,
-            ["--kl-divergence-base", str(logits), "--kl-divergence"],
+            "--kl-divergence-base",
+            str(logits),
+            "--kl-divergence",
         )
         models = discover(folder)
         base = LlamaBackend(resolve(base_path.stem, models), n_ctx=args.ctx, threads=args.threads)

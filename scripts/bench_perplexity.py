@@ -11,14 +11,9 @@ The default text is the first bill titles of the shared US Congress set when pre
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
-import io
 import re
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,40 +21,16 @@ sys.path.insert(0, str(ROOT))
 
 from core.engine.llama import LlamaBackend  # noqa: E402
 from core.engine.registry import discover, resolve  # noqa: E402
-
-SHARED = ROOT.parent / "shared" / "datasets" / "us-congress-cap" / "USCongress.csv.gz"
-
-
-def default_text(titles: int = 170) -> str:
-    rows = csv.reader(io.TextIOWrapper(gzip.open(SHARED), encoding="utf-8"), delimiter=";")
-    next(rows)
-    return "\n".join(r[-1] for _, r in zip(range(titles), rows, strict=False))
+from scripts.llama_tools import (  # noqa: E402
+    default_text,
+    llama_perplexity_tool,
+    run_llama_perplexity,
+)
 
 
 def llama_perplexity(tool: str, model: Path, text: Path, ctx: int, threads: int):
-    started = time.perf_counter()
-    out = subprocess.run(
-        [
-            tool,
-            "-m",
-            str(model),
-            "-f",
-            str(text),
-            "-c",
-            str(ctx),
-            "-b",
-            str(ctx),
-            "-t",
-            str(threads),
-            "-fa",
-            "off",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stderr
-    seconds = time.perf_counter() - started
-    final = re.search(r"Final estimate: PPL = ([\d.]+) \+/- ([\d.]+)", out)
+    log, seconds = run_llama_perplexity(tool, model, text, ctx, threads)
+    final = re.search(r"Final estimate: PPL = ([\d.]+) \+/- ([\d.]+)", log)
     return float(final.group(1)), float(final.group(2)), seconds
 
 
@@ -70,13 +41,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--models", default="SmolLM2,gemma")
     args = parser.parse_args()
-    tool = subprocess.run(
-        [str(ROOT / "scripts" / "build_llama_tools.sh")],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    ).stdout.strip()
+    tool = llama_perplexity_tool()
     text = args.file.read_text(encoding="utf-8") if args.file else default_text()
     models = discover(ROOT / "models")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8") as tmp:

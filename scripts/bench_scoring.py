@@ -35,10 +35,13 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_perplexity import default_text  # noqa: E402
-
 from core.engine.llama import LlamaBackend  # noqa: E402
 from core.engine.registry import discover, resolve  # noqa: E402
+from scripts.llama_tools import (  # noqa: E402
+    default_text,
+    llama_perplexity_tool,
+    run_llama_perplexity,
+)
 
 SPEED_TARGET = 0.9
 MEMORY_TARGET_MB = 300
@@ -62,9 +65,7 @@ def stamp_seconds(log: str, marker: str) -> float:
 
 def theirs(tool: str, model: Path, text: Path, ctx: int, threads: int) -> dict:
     """llama-perplexity's figure and its time from tokenising to the final estimate."""
-    command = [tool, "-m", str(model), "-f", str(text), "-c", str(ctx), "-b", str(ctx)]
-    command += ["-t", str(threads), "-fa", "off"]
-    log = subprocess.run(command, capture_output=True, text=True, check=True).stderr
+    log, _ = run_llama_perplexity(tool, model, text, ctx, threads)
     final = re.search(r"Final estimate: PPL = ([\d.]+) \+/- ([\d.]+)", log)
     n_chunks = re.search(r"calculating perplexity over (\d+) chunks", log)
     seconds = stamp_seconds(log, "Final estimate") - stamp_seconds(log, "tokenizing the input")
@@ -230,13 +231,7 @@ def main() -> None:
         f"{os.getloadavg()[0]:.2f}"
     )
     if not args.skip_speed:
-        tool = subprocess.run(
-            [str(ROOT / "scripts" / "build_llama_tools.sh")],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        ).stdout.strip()
+        tool = llama_perplexity_tool()
         text = default_text()
         models = discover(ROOT / "models")
         print(f"Speed: text {len(text):,} characters, -c {args.ctx} -b {args.ctx}")
