@@ -104,10 +104,7 @@ def start(run_id: str) -> int:
 
 def overview() -> pd.DataFrame:
     """Ladder runs, newest first, with status, progress and time left."""
-    table = runs.overview(kinds=(RunKind.LADDER,))
-    store = context.store()
-    table["source"] = [store.runs.get(i).config.source for i in table.id]
-    return table
+    return runs.overview(kinds=(RunKind.LADDER,))
 
 
 def rungs(run_id: str) -> list[LadderRung]:

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.app import context
-from core.engine.gguf_tensors import type_counts
-from core.engine.quantize import is_quantized, output_path, quantize
+from core.engine.quantize import check_requantize, copy_path, describe_copy, is_quantized, quantize
 from core.engine.registry import resolve
 from core.errors import InvalidRequest
 from core.types import ModelInfo
@@ -27,20 +26,10 @@ def source_model(name: str) -> ModelInfo:
 
 def existing_copy(source: Path, qtype: str) -> QuantizedFile | None:
     """The copy a previous quantization to `qtype` left next to `source`, if any."""
-    requantized = is_quantized(source)
-    path = output_path(source, qtype, requantized)
+    path = copy_path(source, qtype)
     if not path.is_file():
         return None
-    return QuantizedFile(
-        source=source,
-        path=path,
-        qtype=qtype,
-        size_bytes=path.stat().st_size,
-        tensor_types=type_counts(path),
-        requantized=requantized,
-        seconds=0.0,
-        reused=True,
-    )
+    return describe_copy(source, path, qtype, is_quantized(source), 0.0, reused=True)
 
 
 def quantize_model(
@@ -52,8 +41,7 @@ def quantize_model(
     """Writes the model quantized to each type in turn. A copy already written by an earlier,
     possibly stopped, call is kept and reported as reused, so running again resumes."""
     info = source_model(name)
-    if is_quantized(info.path) and not allow_requantize:
-        quantize(info.path, types[0], allow_requantize)  # refuses, saying why
+    check_requantize(info.path, allow_requantize)
     threads = context.settings().threads
     written = []
     for qtype in types:

@@ -46,6 +46,7 @@ OVERVIEW_COLUMNS = [
     "created_at",
     "status",
     "suite",
+    "source",  # a quantization ladder's source model
     "models",
     "judge",
     "rounds",

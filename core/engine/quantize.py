@@ -11,6 +11,7 @@ every figure measured on it is relative to the source file, not to the original 
 from __future__ import annotations
 
 import ctypes
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -59,7 +60,51 @@ def parse_types(text: str) -> tuple[str, ...]:
 
 
 def is_quantized(path: Path) -> bool:
-    return any(t not in _FULL_PRECISION for t in tensor_types(path).values())
+    """Whether any tensor holds quantized weights. Read from the header once per file version:
+    the Quantization page asks on every rerun, and Gemma's header lists 262,144 tokens."""
+    stat = path.stat()
+    return _is_quantized(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _is_quantized(path: str, size: int, mtime_ns: int) -> bool:
+    return any(t not in _FULL_PRECISION for t in tensor_types(Path(path)).values())
+
+
+def check_requantize(source: Path, allow_requantize: bool) -> bool:
+    """Whether `source` is already quantized; refused unless allowed, since its copies can only
+    show loss relative to it."""
+    try:
+        requantized = is_quantized(source)
+    except (OSError, ValueError) as exc:
+        raise InvalidRequest(f"Cannot read {source.name}: {exc}") from None
+    if requantized and not allow_requantize:
+        raise InvalidRequest(
+            f"{source.name} is already quantized: a copy can only measure loss relative to it, "
+            "not to the original weights. Pass --allow-requantize (on the Quantization page, "
+            "tick Allow requantizing) to do it anyway."
+        )
+    return requantized
+
+
+def copy_path(source: Path, qtype: str) -> Path:
+    """Where quantizing `source` to `qtype` writes (or has written) its copy."""
+    return output_path(source, qtype, is_quantized(source))
+
+
+def describe_copy(
+    source: Path, path: Path, qtype: str, requantized: bool, seconds: float, reused: bool
+) -> QuantizedFile:
+    return QuantizedFile(
+        source=source,
+        path=path,
+        qtype=qtype,
+        size_bytes=path.stat().st_size,
+        tensor_types=type_counts(path),
+        requantized=requantized,
+        seconds=seconds,
+        reused=reused,
+    )
 
 
 # A quantization suffix at the end of a file stem: ".Q4_1", "-q4_k_m", "_F16", …
@@ -98,7 +143,6 @@ def quantize(
     allow_requantize: bool = False,
     threads: int = 2,
     on_tensor: OnTensor | None = None,
-    out: Path | None = None,
 ) -> QuantizedFile:
     """Writes `source` quantized to `qtype` (a name from quantization_types()). Raises
     InvalidRequest for an unknown type, a quantized source without allow_requantize, or an
@@ -109,16 +153,8 @@ def quantize(
     ftype = quantization_types().get(qtype)
     if ftype is None:
         parse_types(qtype)  # raises with the list of known types
-    try:
-        requantized = is_quantized(source)
-    except (OSError, ValueError) as exc:
-        raise InvalidRequest(f"Cannot read {source.name}: {exc}") from None
-    if requantized and not allow_requantize:
-        raise InvalidRequest(
-            f"{source.name} is already quantized: a copy can only measure loss relative to it, "
-            "not to the original weights. Pass --allow-requantize to do it anyway."
-        )
-    target = out or output_path(source, qtype, requantized)
+    requantized = check_requantize(source, allow_requantize)
+    target = output_path(source, qtype, requantized)
     if target.exists():
         raise InvalidRequest(f"{target.name} already exists; delete it first to rewrite it.")
     temporary = target.with_name(target.name + _TEMP_SUFFIX)
@@ -139,12 +175,6 @@ def quantize(
         temporary.unlink(missing_ok=True)
         raise InvalidRequest(f"llama.cpp could not quantize {source.name} to {qtype}.")
     temporary.replace(target)
-    return QuantizedFile(
-        source=source,
-        path=target,
-        qtype=qtype,
-        size_bytes=target.stat().st_size,
-        tensor_types=type_counts(target),
-        requantized=requantized,
-        seconds=time.perf_counter() - started,
+    return describe_copy(
+        source, target, qtype, requantized, time.perf_counter() - started, reused=False
     )

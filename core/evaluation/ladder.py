@@ -14,11 +14,10 @@ import math
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from core.engine.footprint import measure_footprint
 from core.engine.gguf_tensors import type_counts
-from core.engine.quantize import is_quantized, output_path, quantize
+from core.engine.quantize import check_requantize, copy_path, is_quantized, quantize
 from core.engine.registry import resolve
 from core.errors import GenerationFailed, InvalidRequest, UnusableModel
 from core.evaluation.benchmark import OnProgress
@@ -49,10 +48,6 @@ ListModels = Callable[[], list[ModelInfo]]
 OpenModel = Callable[[ModelInfo], object]
 
 
-def copy_path(source: Path, qtype: str) -> Path:
-    return output_path(source, qtype, is_quantized(source))
-
-
 def plan_units(source: ModelInfo, config: LadderConfig) -> list[RunUnit]:
     """Copies to write (those not on disk yet), then the source and every copy to measure."""
     units: list[RunUnit] = []
@@ -68,11 +63,7 @@ def plan_units(source: ModelInfo, config: LadderConfig) -> list[RunUnit]:
 
 
 def create_ladder(store: Store, source: ModelInfo, config: LadderConfig) -> str:
-    if is_quantized(source.path) and not config.allow_requantize:
-        raise InvalidRequest(
-            f"{source.name} is already quantized: its copies can only show loss relative to "
-            "it. Allow requantizing (--allow-requantize) to build the ladder anyway."
-        )
+    check_requantize(source.path, config.allow_requantize)
     run = RunLifecycle.create(store, RunKind.LADDER, config, plan_units(source, config))
     return run.id
 

@@ -242,6 +242,7 @@ class RunTable:
             )
             SELECT r.id, r.kind, r.created_at, r.status, r.pid, r.owner_started_at,
                    r.heartbeat_at, r.config->>'suite' AS suite,
+                   r.config->>'source' AS source,
                    (SELECT string_agg(m->>'name', ',')
                     FROM (SELECT unnest(from_json(r.config->'models', '["json"]')) AS m))
                        AS models,

@@ -20,7 +20,7 @@ def config(types=("Q8_0", "Q2_K")) -> LadderConfig:
 def test_copies_already_on_disk_are_measured_but_not_rewritten(tmp_path, monkeypatch):
     source = tmp_path / "m.F16.gguf"
     source.write_bytes(b"GGUF")
-    monkeypatch.setattr("core.evaluation.ladder.is_quantized", lambda path: False)
+    monkeypatch.setattr("core.engine.quantize.is_quantized", lambda path: False)
     (tmp_path / "m.Q8_0.gguf").write_bytes(b"GGUF")  # from an earlier quantization
     info = fake_model("m.F16", "1", path=source)
     units = plan_units(info, config())
