@@ -219,6 +219,8 @@ def test_walk_through_every_page_makes_no_outbound_request(tmp_path, serve, brow
     settle("tradeoffs")
     visit("Costs", "Costs")
     settle("costs")
+    visit("Quantization", "Quantization")
+    settle("quantization")
     context.close()
 
     leaving = outbound(urls, trap_url)

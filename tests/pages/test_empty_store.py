@@ -15,6 +15,7 @@ PAGES = [
     "pages/benchmarks.py",
     "pages/refine.py",
     "pages/models.py",
+    "pages/quantization.py",
 ]
 
 
