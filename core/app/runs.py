@@ -64,6 +64,7 @@ WORKER_KINDS = (
     RunKind.BENCHMARK,
     RunKind.LIKELIHOOD,
     RunKind.LADDER,
+    RunKind.CODING,
 )  # two from each of the built-in suite's nine categories
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from core.app import context
 from core.errors import PerficsError
 from core.evaluation.benchmark import OnProgress, run_benchmark
+from core.evaluation.coding_run import run_coding
 from core.evaluation.ladder import run_ladder
 from core.evaluation.lifecycle import RunStopped, process_started, this_process
 from core.evaluation.likelihood import run_likelihood
@@ -101,7 +102,8 @@ def work(run_id: str, on_progress: OnProgress = None) -> RunStatus:
                 cfg.threads,
                 on_progress,
             )
-        runner = run_likelihood if kind == RunKind.LIKELIHOOD else run_benchmark
+        runners = {RunKind.LIKELIHOOD: run_likelihood, RunKind.CODING: run_coding}
+        runner = runners.get(kind, run_benchmark)
         return runner(store, run_id, context.backend_pool(cfg), on_progress)
 
 

@@ -14,6 +14,10 @@ evaluation, ranking or app module.
     store.preferences.get(name)       choices kept across sessions (hardware profile)
     store.likelihood.units(run_id)    likelihood runs' scored choices and reference answers
     store.ladders.rungs(run_id)       quantization ladders' measured models
+    store.datasets.texts(name)        classification datasets and their gold labels
+    store.codebooks.get(name)         codebooks and their labels
+    store.codings.proposals(...)      labels models proposed in coding runs
+    store.reviews.queue(...)          reviewers' decisions, the review queue, verified labels
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.store.aggregates import Aggregates
+from core.store.classification import CodebookTable, DatasetTable
+from core.store.codings import CodingTable
 from core.store.database import Database
 from core.store.duck import scalar
 from core.store.export import EXPORTABLE_TABLES, FORMATS, export_table
@@ -31,6 +37,7 @@ from core.store.ladders import LadderTable
 from core.store.likelihood import LikelihoodTable
 from core.store.models import ModelTable
 from core.store.preferences import PreferenceTable
+from core.store.reviews import ReviewTable
 from core.store.runs import RunTable
 from core.store.suites import SuiteTable
 from core.store.votes import VoteTable
@@ -54,6 +61,10 @@ class Store:
         self.preferences = PreferenceTable(self.db)
         self.likelihood = LikelihoodTable(self.db)
         self.ladders = LadderTable(self.db)
+        self.datasets = DatasetTable(self.db)
+        self.codebooks = CodebookTable(self.db)
+        self.codings = CodingTable(self.db)
+        self.reviews = ReviewTable(self.db)
 
     @property
     def path(self) -> Path:

@@ -18,6 +18,12 @@ EXPORTABLE_TABLES = (
     "judgments",
     "votes",
     "likelihood_scores",
+    "cls_texts",
+    "cls_gold",
+    "cls_labels",
+    "cls_proposals",
+    "cls_reviews",
+    "cls_review_labels",
 )
 FORMATS = ("parquet", "csv")
 

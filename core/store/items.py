@@ -91,7 +91,14 @@ class ItemTable:
     def discard_partial(self, run_id: str, item_no: int) -> None:
         """Remove what an interrupted attempt at a unit left, so a redo cannot duplicate it."""
         with self.db.transaction() as con:
-            for table in ("generations", "judgments", "likelihood_scores", "ladder_rungs"):
+            for table in (
+                "generations",
+                "judgments",
+                "likelihood_scores",
+                "ladder_rungs",
+                "cls_proposals",
+                "cls_codings",
+            ):
                 con.execute(
                     f"DELETE FROM {table} WHERE run_id = ? AND item_no = ?", [run_id, item_no]
                 )

@@ -13,7 +13,11 @@ import duckdb
 import pandas as pd
 
 from core.store.duck import now, scalar
-from core.store.migrations_token_level import _m008_likelihood, _m009_quantization_ladder
+from core.store.migrations_token_level import (
+    _m008_likelihood,
+    _m009_quantization_ladder,
+    _m010_classification,
+)
 
 
 def _m001_initial(con: duckdb.DuckDBPyConnection) -> None:
@@ -359,6 +363,7 @@ MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m007_preferences,
     _m008_likelihood,
     _m009_quantization_ladder,
+    _m010_classification,
 ]
 
 

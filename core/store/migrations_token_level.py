@@ -1,6 +1,6 @@
 """Schema steps from migration 8 on (token-level evaluation: likelihood suites, quantization
-ladders). core/store/migrations.py holds the earlier steps and lists them all in order; like
-those, a step here is never edited once released, only followed by a new one."""
+ladders; the classification workbench). core/store/migrations.py holds the earlier steps and
+lists them all in order; like those, a step here is never edited once released, only followed by a new one."""
 
 from __future__ import annotations
 
@@ -64,6 +64,130 @@ def _m009_quantization_ladder(con: duckdb.DuckDBPyConnection) -> None:
             quality_high DOUBLE,
             quality_n INTEGER NOT NULL,
             PRIMARY KEY (run_id, item_no)
+        )
+        """
+    )
+
+
+def _m010_classification(con: duckdb.DuckDBPyConnection) -> None:
+    """The classification workbench: datasets of texts (with any gold labels as imported),
+    codebooks and their labels, the labels each coding unit proposed, and reviewers'
+    decisions. A review is never deleted by undo, only marked undone, so every decision
+    stays on record with its reviewer and time."""
+    con.execute(
+        """
+        CREATE TABLE cls_datasets (
+            name VARCHAR PRIMARY KEY,
+            source VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE cls_texts (
+            dataset VARCHAR NOT NULL,
+            text_id VARCHAR NOT NULL,
+            position INTEGER NOT NULL,
+            text VARCHAR NOT NULL,
+            PRIMARY KEY (dataset, text_id)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE cls_gold (
+            dataset VARCHAR NOT NULL,
+            text_id VARCHAR NOT NULL,
+            label VARCHAR NOT NULL,
+            intensity VARCHAR,
+            PRIMARY KEY (dataset, text_id, label)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE cls_codebooks (
+            name VARCHAR PRIMARY KEY,
+            source VARCHAR NOT NULL,
+            instructions VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE cls_labels (
+            codebook VARCHAR NOT NULL,
+            code VARCHAR NOT NULL,
+            position INTEGER NOT NULL,
+            name VARCHAR NOT NULL,
+            description VARCHAR NOT NULL,
+            examples JSON NOT NULL,
+            parent VARCHAR,
+            PRIMARY KEY (codebook, code)
+        )
+        """
+    )
+    # One row per label a coding unit proposed; the unit's raw answer and seconds are in
+    # run_items (final, seconds), its prompt size here beside its labels.
+    con.execute(
+        """
+        CREATE TABLE cls_proposals (
+            run_id VARCHAR NOT NULL,
+            item_no INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            label VARCHAR NOT NULL,
+            confidence DOUBLE,
+            intensity VARCHAR,
+            PRIMARY KEY (run_id, item_no, position)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE cls_codings (
+            run_id VARCHAR NOT NULL,
+            item_no INTEGER NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            PRIMARY KEY (run_id, item_no)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE cls_reviews (
+            id VARCHAR PRIMARY KEY,
+            dataset VARCHAR NOT NULL,
+            codebook VARCHAR NOT NULL,
+            text_id VARCHAR NOT NULL,
+            reviewer VARCHAR NOT NULL,
+            unclear BOOLEAN NOT NULL,
+            note VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            undone_at TIMESTAMP
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE cls_review_labels (
+            review_id VARCHAR NOT NULL,
+            label VARCHAR NOT NULL,
+            intensity VARCHAR,
+            PRIMARY KEY (review_id, label)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE cls_assignments (
+            dataset VARCHAR NOT NULL,
+            codebook VARCHAR NOT NULL,
+            text_id VARCHAR NOT NULL,
+            reviewer VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (dataset, codebook, text_id, reviewer)
         )
         """
     )

@@ -205,6 +205,8 @@ class RunTable:
                 "generations",
                 "likelihood_scores",
                 "ladder_rungs",
+                "cls_proposals",
+                "cls_codings",
                 "run_items",
             ):
                 con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])

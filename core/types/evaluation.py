@@ -163,6 +163,8 @@ class ItemKind(StrEnum):
     # Quantization ladders (core/evaluation/ladder.py); question_id holds the type.
     QUANTIZE = "quantize"  # write one quantized copy of the source
     LADDER_RUNG = "ladder_rung"  # measure one model of the ladder
+    # Coding runs (core/evaluation/coding.py); question_id holds the text's id.
+    CODE = "code"  # one model proposes labels for one text
 
 
 @dataclass(frozen=True, order=True)

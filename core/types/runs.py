@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from core.types.classification import CodingConfig
 from core.types.engine import ModelInfo, SamplerSettings
 from core.types.evaluation import PromptTemplate
 from core.types.token_level import LadderConfig
@@ -18,6 +19,7 @@ class RunKind(StrEnum):
     BENCHMARK = "benchmark"  # models x questions x rounds, in the background worker
     LIKELIHOOD = "likelihood"  # models x questions scored by likelihood, in the worker too
     LADDER = "ladder"  # a model quantized to several types, each copy measured
+    CODING = "coding"  # models propose codebook labels for a dataset's texts
 
 
 class RunStatus(StrEnum):
@@ -214,12 +216,13 @@ class LikelihoodConfig:
         return tuple(m.name for m in self.models)
 
 
-RunConfig = RefineConfig | BenchmarkConfig | LikelihoodConfig | LadderConfig
+RunConfig = RefineConfig | BenchmarkConfig | LikelihoodConfig | LadderConfig | CodingConfig
 CONFIG_TYPES: dict[RunKind, type] = {
     RunKind.REFINE: RefineConfig,
     RunKind.BENCHMARK: BenchmarkConfig,
     RunKind.LIKELIHOOD: LikelihoodConfig,
     RunKind.LADDER: LadderConfig,
+    RunKind.CODING: CodingConfig,
 }
 
 
