@@ -55,3 +55,8 @@ class StoreError(PerficsError):
 
 class StoreLocked(StoreError):
     """Another process holds the database's write lock for longer than we are willing to wait."""
+
+
+class InvalidLabels(PerficsError):
+    """Label sets that statistics cannot use as given: a code outside the codebook, several
+    labels where one is expected, an unknown coder, a cycle in a label hierarchy."""
