@@ -1,0 +1,325 @@
+"""Use cases that read the classification workbench's results: agreement between reviewers
+and models, each coder's metrics against verified or gold labels, acceptance rates, cost per
+1,000 texts, and exports of the verified set and of the tables.
+
+Coders are named for people: a model coder is "model · k-shot · run", a reviewer is
+"reviewer: name", and the reference sets are "verified" and "gold"."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from core.app import context, preferences
+from core.errors import InvalidRequest, StoreError
+from core.evaluation import agreement as stats
+from core.evaluation.classification_metrics import metrics_by_model
+from core.evaluation.coding import CodingTask, answer_text, system_prompt
+from core.evaluation.label_sets import CoderLabels
+from core.types import AnswerCost
+from core.types.agreement import AcceptanceRate, GroupAgreement, ModelMetrics, PairAgreement
+from core.types.classification import Coder, VerifyRule
+
+VERIFIED, GOLD = "verified", "gold"
+REVIEWER_PREFIX = "reviewer: "
+RESAMPLES = 1000
+
+
+@dataclass(frozen=True)
+class AgreementReport:
+    """Every agreement table of a dataset and codebook (n and CIs inside each value)."""
+
+    humans: tuple[PairAgreement, ...]  # each pair of reviewers on texts both decided
+    humans_group: GroupAgreement | None  # Fleiss' κ and Krippendorff's α, 2+ reviewers
+    models_vs_verified: tuple[PairAgreement, ...]
+    models: tuple[PairAgreement, ...]  # each pair of model coders
+    models_group: GroupAgreement | None
+    acceptance: tuple[AcceptanceRate, ...]
+    multi_label: bool
+    rule: VerifyRule
+
+
+def _frozen(labels) -> frozenset[str]:
+    return frozenset(str(code) for code in labels)
+
+
+def _multi_label(dataset: str, codebook: str) -> bool:
+    runs = context.store().codings.runs()
+    mine = runs[(runs.dataset == dataset) & (runs.codebook == codebook)]
+    return bool(mine.multi_label.any()) if not mine.empty else False
+
+
+def coder_labels(
+    dataset: str,
+    codebook: str,
+    rule: VerifyRule = VerifyRule.ONE,
+    run_ids: list[str] | None = None,
+) -> tuple[CoderLabels, list[str], list[str]]:
+    """(every coder's labels, model coder names, reviewer coder names), with "verified" and
+    "gold" among the coders when they have any text."""
+    store = context.store()
+    book = store.codebooks.get(codebook)
+    labels: dict[str, dict[str, frozenset[str]]] = {}
+    proposals = store.codings.proposals(dataset, codebook, run_ids)
+    units = store.codings.units(dataset, codebook, run_ids)
+    models = []
+    for unit in units[units.status == "done"].itertuples():
+        name = Coder(unit.run_id, unit.model, int(unit.shots)).label
+        if name not in labels:
+            models.append(name)
+        labels.setdefault(name, {})[unit.text_id] = frozenset()
+    for p in proposals.itertuples():
+        name = Coder(p.run_id, p.model, int(p.shots)).label
+        labels[name][p.text_id] = labels[name][p.text_id] | {p.label}
+    active = store.reviews.active(dataset, codebook)
+    reviewers = []
+    for r in active[~active.unclear].itertuples():
+        name = REVIEWER_PREFIX + r.reviewer
+        if name not in labels:
+            reviewers.append(name)
+        labels.setdefault(name, {})[r.text_id] = _frozen(r.labels)
+    verified = store.reviews.verified(dataset, codebook, rule)
+    if not verified.empty:
+        pairs = zip(verified.text_id, verified.labels, strict=True)
+        labels[VERIFIED] = {t: _frozen(ls) for t, ls in pairs}
+    gold: dict[str, frozenset[str]] = {}
+    for row in store.datasets.gold(dataset).itertuples():
+        code = book.resolve(row.label)
+        if code is not None:
+            gold[row.text_id] = gold.get(row.text_id, frozenset()) | {code}
+    if gold:
+        labels[GOLD] = gold
+    return labels, models, reviewers
+
+
+def agreement(
+    dataset: str,
+    codebook: str,
+    rule: VerifyRule = VerifyRule.ONE,
+    run_ids: list[str] | None = None,
+    resamples: int = RESAMPLES,
+) -> AgreementReport:
+    book = context.store().codebooks.get(codebook)
+    universe = [label.code for label in book.leaves]
+    labels, models, reviewers = coder_labels(dataset, codebook, rule, run_ids)
+    multi = _multi_label(dataset, codebook)
+    options = {"multi_label": multi, "resamples": resamples}
+
+    def pairs(coders: list[str]) -> tuple[PairAgreement, ...]:
+        return (
+            tuple(stats.pairwise_cohen(labels, coders, universe, **options))
+            if len(coders) > 1
+            else ()
+        )
+
+    def group(coders: list[str]) -> GroupAgreement | None:
+        return (
+            stats.group_agreement(labels, coders, universe, **options) if len(coders) > 1 else None
+        )
+
+    versus = ()
+    if VERIFIED in labels:
+        versus = tuple(
+            stats.cohen_agreement(labels, m, VERIFIED, universe, **options) for m in models
+        )
+    return AgreementReport(
+        humans=pairs(reviewers),
+        humans_group=group(reviewers),
+        models_vs_verified=versus,
+        models=pairs(models),
+        models_group=group(models),
+        acceptance=acceptance(dataset, codebook, run_ids),
+        multi_label=multi,
+        rule=rule,
+    )
+
+
+def acceptance(
+    dataset: str, codebook: str, run_ids: list[str] | None = None
+) -> tuple[AcceptanceRate, ...]:
+    """The share of each model coder's proposals that reviewers kept (Wilson 95 % CI)."""
+    table = context.store().reviews.acceptance(dataset, codebook, run_ids)
+    decisions = {
+        Coder(r.run_id, r.model, int(r.shots)).label: [True] * int(r.accepted)
+        + [False] * int(r.judged - r.accepted)
+        for r in table.itertuples()
+    }
+    return tuple(stats.acceptance_rates(decisions))
+
+
+def metrics(
+    dataset: str,
+    codebook: str,
+    rule: VerifyRule = VerifyRule.ONE,
+    run_ids: list[str] | None = None,
+    against: str = VERIFIED,
+    major: bool = False,
+    resamples: int = RESAMPLES,
+) -> tuple[ModelMetrics, ...]:
+    """Each model coder's metrics against the verified (or gold) labels, per category too;
+    `major` rolls every label up to its top parent first."""
+    if against not in (VERIFIED, GOLD):
+        raise InvalidRequest(
+            f"Metrics are computed against verified or gold labels, not {against!r}."
+        )
+    book = context.store().codebooks.get(codebook)
+    labels, models, _ = coder_labels(dataset, codebook, rule, run_ids)
+    if against not in labels:
+        raise InvalidRequest(
+            f"Dataset {dataset!r} has no {against} labels of codebook {codebook!r} yet"
+            + (": review some texts first." if against == VERIFIED else ".")
+        )
+    if not models:
+        raise InvalidRequest("No coding run has finished a text of this dataset and codebook.")
+    parent_of = (
+        {label.code: label.parent for label in book.labels if label.parent} if major else None
+    )
+    universe = [label.code for label in book.leaves]
+    return tuple(
+        metrics_by_model(
+            labels[against],
+            {m: labels[m] for m in models},
+            universe,
+            models=models,
+            multi_label=_multi_label(dataset, codebook),
+            parent_of=parent_of,
+            resamples=resamples,
+        )
+    )
+
+
+def costs(dataset: str, codebook: str, run_ids: list[str] | None = None) -> pd.DataFrame:
+    """Per coder: texts coded, seconds per text (mean, n), texts per second, and money and
+    energy per 1,000 texts on the saved hardware profile (machine kept busy)."""
+    hw = preferences.hardware()
+    speeds = context.store().codings.speeds(dataset, codebook, run_ids)
+    rows = []
+    for r in speeds.itertuples():
+        if not r.texts:
+            continue
+        cost = AnswerCost(float(r.seconds_per_text), float(r.prompt_tokens or 0), 0.0, int(r.texts))
+        rows.append(
+            {
+                "coder": Coder(r.run_id, r.model, int(r.shots)).label,
+                "texts": int(r.texts),
+                "failed": int(r.failed),
+                "seconds_per_text": float(r.seconds_per_text),
+                "texts_per_second": 1.0 / float(r.seconds_per_text),
+                "prompt_tokens": float(r.prompt_tokens or 0),
+                f"cost_per_1000_texts_{hw.currency}": cost.money_per_1000(hw),
+                "energy_kwh_per_1000_texts": cost.energy_kwh_per_1000(hw),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def verified_table(dataset: str, codebook: str, rule: VerifyRule = VerifyRule.ONE) -> pd.DataFrame:
+    """The verified set: text id, text, label codes and names (";"-joined), intensities,
+    reviewers and when it was verified."""
+    store = context.store()
+    book = store.codebooks.get(codebook)
+    verified = store.reviews.verified(dataset, codebook, rule)
+    texts = {t.id: t.text for t in store.datasets.texts(dataset, list(verified.text_id))}
+    return pd.DataFrame(
+        {
+            "text_id": verified.text_id,
+            "text": [texts[t] for t in verified.text_id],
+            "labels": [";".join(ls) for ls in verified.labels],
+            "label_names": [";".join(book.label(c).name for c in ls) for ls in verified.labels],
+            "intensities": [";".join(i or "" for _, i in pairs) for pairs in verified.intensities],
+            "reviewers": [";".join(rs) for rs in verified.reviewers],
+            "verified_at": verified.verified_at,
+        }
+    )
+
+
+def finetune_records(dataset: str, codebook: str, rule: VerifyRule = VerifyRule.ONE) -> list[dict]:
+    """The verified set as chat conversations, each the zero-shot coding prompt followed by the
+    verified answer, ready for fine-tuning."""
+    book = context.store().codebooks.get(codebook)
+    table = verified_table(dataset, codebook, rule)
+    task = CodingTask(book, multi_label=_multi_label(dataset, codebook))
+    system = system_prompt(task)
+    return [
+        {
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": f"Text: {text}"},
+                {"role": "assistant", "content": answer_text(task, tuple(codes.split(";")))},
+            ]
+        }
+        for text, codes in zip(table.text, table.labels, strict=True)
+        if codes
+    ]
+
+
+def _write(table: pd.DataFrame | list[dict], out: Path, fmt: str, force: bool) -> int:
+    """Write to a temporary file beside `out` and rename it into place, so a failed write
+    never leaves half a file and an existing file is replaced only when asked."""
+    out = Path(out)
+    if out.exists() and not force:
+        raise InvalidRequest(
+            f"{out} exists already; choose another file or overwrite it (--force)."
+        )
+    store_path = context.store().path.resolve()
+    if out.resolve() in (store_path, Path(str(store_path) + ".wal")):
+        raise InvalidRequest(f"{out} is the results database itself; choose another file.")
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "jsonl":
+            rows = table if isinstance(table, list) else table.to_dict(orient="records")
+            tmp.write_text(
+                "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows),
+                encoding="utf-8",
+            )
+        elif fmt == "parquet":
+            pd.DataFrame(table).to_parquet(tmp, index=False)
+        else:
+            pd.DataFrame(table).to_csv(tmp, index=False)
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(f"Cannot write {out}: {exc.strerror or exc}") from exc
+    return len(table)
+
+
+def export(
+    dataset: str,
+    codebook: str,
+    what: str,
+    out: Path,
+    fmt: str = "csv",
+    rule: VerifyRule = VerifyRule.ONE,
+    run_ids: list[str] | None = None,
+    force: bool = False,
+) -> int:
+    """Write the verified set (csv, parquet, jsonl), the fine-tuning conversations (jsonl),
+    or the agreement or metric tables; returns the rows written."""
+    if what == "finetune":
+        if fmt != "jsonl":
+            raise InvalidRequest(
+                "Fine-tuning data is written as chat-format JSONL (--format jsonl)."
+            )
+        return _write(finetune_records(dataset, codebook, rule), out, fmt, force)
+    if what == "verified":
+        table = verified_table(dataset, codebook, rule)
+    elif what == "agreement":
+        report = agreement(dataset, codebook, rule, run_ids)
+        pairs = [*report.humans, *report.models_vs_verified, *report.models]
+        table = stats.pair_table(pairs)
+    elif what == "metrics":
+        from core.evaluation.classification_metrics import category_table, overall_table
+
+        found = metrics(dataset, codebook, rule, run_ids)
+        table = pd.concat(
+            [overall_table(found).assign(label="all"), category_table(found)], ignore_index=True
+        )
+    else:
+        raise InvalidRequest(
+            f"Nothing called {what!r} to export: verified, finetune, agreement or metrics."
+        )
+    return _write(table, out, fmt, force)
