@@ -1,6 +1,7 @@
 """Schema steps from migration 8 on (token-level evaluation: likelihood suites, quantization
 ladders; the classification workbench). core/store/migrations.py holds the earlier steps and
-lists them all in order; like those, a step here is never edited once released, only followed by a new one."""
+lists them all in order; like those, a step here is never edited once released, only
+followed by a new one."""
 
 from __future__ import annotations
 
