@@ -21,6 +21,9 @@ navigation = st.navigation(
         st.Page("pages/tradeoffs.py", title="Trade-offs"),
         st.Page("pages/costs.py", title="Costs"),
         st.Page("pages/quantization.py", title="Quantization"),
+        st.Page("pages/classify.py", title="Classify"),
+        st.Page("pages/review.py", title="Review"),
+        st.Page("pages/agreement.py", title="Agreement & metrics"),
     ]
 )
 

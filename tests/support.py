@@ -218,3 +218,28 @@ def open_dashboard_page(browser, url: str, title: str, height: int = 2000):
         heading = {"Refine": "Self-refinement"}.get(title, title)
         expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=30_000)
     return page
+
+
+# The US Congress development set (shared, not shipped) and its CAP major-topic codebook.
+CONGRESS = ROOT.parent / "shared" / "datasets" / "us-congress-cap" / "USCongress.csv.gz"
+CAP_CODEBOOK = DATA / "cap_major_topics.csv"
+
+
+def cap_codebook(name: str = "cap"):
+    """The 20 CAP major topics, read by the product's own codebook import."""
+    from core.evaluation.codebook_import import load_codebook
+
+    return load_codebook(CAP_CODEBOOK, name)[0]
+
+
+def congress_bills(n: int | None = None, seed: int = 0) -> list:
+    """Bill titles of the US Congress set as TextRecords (id = its ID, gold = its CAP major
+    code): a seeded sample of n of them, or all of them in file order."""
+    import pandas as pd
+
+    from core.types.classification import LabelValue, TextRecord
+
+    table = pd.read_csv(CONGRESS, sep=";")
+    if n is not None:
+        table = table.sample(n=n, random_state=seed)
+    return [TextRecord(str(r.ID), r.text, (LabelValue(str(r.major)),)) for r in table.itertuples()]

@@ -10,8 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 from core.app import context, worker
+from core.app.preferences import hardware
 from core.errors import InvalidRequest
 from core.evaluation.coding_run import create_coding_run, plan_coding
+from core.types import AnswerCost
 from core.types.classification import (
     Codebook,
     Coder,
@@ -50,7 +52,7 @@ def import_dataset(
 def import_codebook(
     path: Path, name: str, skip_invalid: bool = False, replace: bool = False, source=None
 ) -> tuple[int, list]:
-    from core.evaluation.classification_import import load_codebook
+    from core.evaluation.codebook_import import load_codebook
 
     name = _name(name, "codebook")
     codebook, errors = load_codebook(path, name, skip_invalid, source=source)
@@ -67,6 +69,15 @@ def _name(name: str, what: str) -> str:
     if not name:
         raise InvalidRequest(f"Give the {what} a name.")
     return name
+
+
+def check_scope(dataset: str, codebook_name: str) -> Codebook:
+    """The codebook, once the dataset and the codebook are both known; a clear error when
+    either is not (a report on an unknown name would otherwise be empty, not wrong)."""
+    store = context.store()
+    if dataset not in store.datasets.names():
+        raise InvalidRequest(f"No dataset named {dataset!r}; import it first.")
+    return store.codebooks.get(codebook_name)
 
 
 def datasets() -> pd.DataFrame:
@@ -246,6 +257,7 @@ def review_stats(
     """How far review has come: coded texts, texts with a decision, unclear ones, verified
     ones under `rule`, decisions per reviewer, and assigned texts."""
     store = context.store()
+    check_scope(dataset, codebook_name)
     active = store.reviews.active(dataset, codebook_name)
     coded = set(store.codings.proposals(dataset, codebook_name).text_id)
     return ReviewProgress(
@@ -257,3 +269,28 @@ def review_stats(
         decisions_by_reviewer={k: int(v) for k, v in active.groupby("reviewer").size().items()},
         assigned_texts=int(store.reviews.assignments(dataset, codebook_name).text_id.nunique()),
     )
+
+
+def coding_costs() -> tuple[pd.DataFrame, str]:
+    """Per coder (a model in a coding run): texts coded, measured seconds per text, and what
+    1,000 texts cost and draw on the saved hardware profile, the cost model the Trade-offs
+    page ranks by (AnswerCost.money_per_1000: a machine kept busy). Returns the table and
+    its currency."""
+    hw = hardware()
+    pairs = runs()[["dataset", "codebook"]].drop_duplicates()
+    frames = []
+    for dataset, codebook in pairs.itertuples(index=False):
+        speeds = context.store().codings.speeds(dataset, codebook)
+        speeds.insert(0, "codebook", codebook)
+        speeds.insert(0, "dataset", dataset)
+        frames.append(speeds)
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if table.empty:
+        return table, hw.currency
+    costs = [
+        AnswerCost(float(s), 0.0, 0.0, int(n)) if pd.notna(s) else None
+        for s, n in zip(table.seconds_per_text, table.texts, strict=True)
+    ]
+    table["money_per_1000"] = [c.money_per_1000(hw) if c else None for c in costs]
+    table["energy_kwh_per_1000"] = [c.energy_kwh_per_1000(hw) if c else None for c in costs]
+    return table, hw.currency

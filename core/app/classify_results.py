@@ -7,13 +7,17 @@ Coders are named for people: a model coder is "model · k-shot · run", a review
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from core.app import context, preferences
+from core.app.classify import check_scope
 from core.errors import InvalidRequest, StoreError
 from core.evaluation import agreement as stats
 from core.evaluation.classification_metrics import metrics_by_model
@@ -61,7 +65,7 @@ def coder_labels(
     """(every coder's labels, model coder names, reviewer coder names), with "verified" and
     "gold" among the coders when they have any text."""
     store = context.store()
-    book = store.codebooks.get(codebook)
+    book = check_scope(dataset, codebook)
     labels: dict[str, dict[str, frozenset[str]]] = {}
     proposals = store.codings.proposals(dataset, codebook, run_ids)
     units = store.codings.units(dataset, codebook, run_ids)
@@ -170,7 +174,7 @@ def metrics(
     if against not in labels:
         raise InvalidRequest(
             f"Dataset {dataset!r} has no {against} labels of codebook {codebook!r} yet"
-            + (": review some texts first." if against == VERIFIED else ".")
+            + (": review some texts on the Review page first." if against == VERIFIED else ".")
         )
     if not models:
         raise InvalidRequest("No coding run has finished a text of this dataset and codebook.")
@@ -216,11 +220,38 @@ def costs(dataset: str, codebook: str, run_ids: list[str] | None = None) -> pd.D
     return pd.DataFrame(rows)
 
 
+def parameters_millions(size_label: str | None) -> float | None:
+    """A GGUF size label as millions of parameters: "135M" -> 135, "1.5B" -> 1500,
+    "8x7B" -> 56000; None when there is no label or it says something else."""
+    found = re.fullmatch(r"(?:(\d+)x)?(\d+(?:\.\d+)?)([KMBT])", str(size_label or "").strip())
+    if not found:
+        return None
+    experts, number, unit = found.groups()
+    return int(experts or 1) * float(number) * {"K": 1e-3, "M": 1, "B": 1e3, "T": 1e6}[unit]
+
+
+def model_sizes(dataset: str, codebook: str, run_ids: list[str] | None = None) -> pd.DataFrame:
+    """Per model coder: its model file's size in MB and its parameters in millions (from the
+    size label the file declares; None when it declares none), as the models table keeps
+    them, so a model since removed from the models folder still has its size."""
+    files = context.store().codings.model_files(dataset, codebook, run_ids)
+    return pd.DataFrame(
+        {
+            "coder": [Coder(r.run_id, r.model, int(r.shots)).label for r in files.itertuples()],
+            "model": list(files.model),
+            "file_size_mb": [None if pd.isna(b) else b / 1e6 for b in files.file_size],
+            "size_label": list(files.size_label),
+            "parameters_m": [parameters_millions(s) for s in files.size_label],
+        },
+        columns=["coder", "model", "file_size_mb", "size_label", "parameters_m"],
+    )
+
+
 def verified_table(dataset: str, codebook: str, rule: VerifyRule = VerifyRule.ONE) -> pd.DataFrame:
     """The verified set: text id, text, label codes and names (";"-joined), intensities,
     reviewers and when it was verified."""
     store = context.store()
-    book = store.codebooks.get(codebook)
+    book = check_scope(dataset, codebook)
     verified = store.reviews.verified(dataset, codebook, rule)
     texts = {t.id: t.text for t in store.datasets.texts(dataset, list(verified.text_id))}
     return pd.DataFrame(
@@ -256,33 +287,62 @@ def finetune_records(dataset: str, codebook: str, rule: VerifyRule = VerifyRule.
     ]
 
 
+def table_bytes(table: pd.DataFrame | list[dict], fmt: str) -> bytes:
+    """A table as the bytes of a CSV, Parquet or JSONL file: what `export` writes, built in
+    memory for a download button."""
+    if fmt == "jsonl":
+        rows = table if isinstance(table, list) else table.to_dict(orient="records")
+        text = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
+        return text.encode("utf-8")
+    if fmt == "parquet":
+        buffer = io.BytesIO()
+        pd.DataFrame(table).to_parquet(buffer, index=False)
+        return buffer.getvalue()
+    if fmt == "csv":
+        return pd.DataFrame(table).to_csv(index=False).encode("utf-8")
+    raise InvalidRequest(f"Tables are written as csv, parquet or jsonl, not {fmt!r}.")
+
+
+def agreement_frame(report: AgreementReport) -> pd.DataFrame:
+    """Every pair of the report (reviewers, models against verified, models) as one table."""
+    return stats.pair_table([*report.humans, *report.models_vs_verified, *report.models])
+
+
+def metrics_frame(found: tuple[ModelMetrics, ...]) -> pd.DataFrame:
+    """Each model's overall metrics (label "all") followed by its per-category ones."""
+    from core.evaluation.classification_metrics import category_table, overall_table
+
+    return pd.concat(
+        [overall_table(found).assign(label="all"), category_table(found)], ignore_index=True
+    )
+
+
 def _write(table: pd.DataFrame | list[dict], out: Path, fmt: str, force: bool) -> int:
     """Write to a temporary file beside `out` and rename it into place, so a failed write
     never leaves half a file and an existing file is replaced only when asked."""
     out = Path(out)
+    # Before the exists check, so that its hint (--force) is never given for the store.
+    store_path = context.store().path.resolve()
+    if out.resolve() in (store_path, Path(str(store_path) + ".wal")):
+        raise InvalidRequest(f"{out} is the results database itself; choose another file.")
     if out.exists() and not force:
         raise InvalidRequest(
             f"{out} exists already; choose another file or overwrite it (--force)."
         )
-    store_path = context.store().path.resolve()
-    if out.resolve() in (store_path, Path(str(store_path) + ".wal")):
-        raise InvalidRequest(f"{out} is the results database itself; choose another file.")
-    tmp = out.with_name(f".{out.name}.partial")
+    data = table_bytes(table, fmt)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "jsonl":
-            rows = table if isinstance(table, list) else table.to_dict(orient="records")
-            tmp.write_text(
-                "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows),
-                encoding="utf-8",
-            )
-        elif fmt == "parquet":
-            pd.DataFrame(table).to_parquet(tmp, index=False)
-        else:
-            pd.DataFrame(table).to_csv(tmp, index=False)
+    except OSError as exc:
+        raise StoreError(
+            f"Cannot write {out}: the folder {out.parent} cannot be made ({exc.strerror})."
+        ) from exc
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        tmp.write_bytes(data)
         tmp.replace(out)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the write's own error is the one to report
+            tmp.unlink(missing_ok=True)
         raise StoreError(f"Cannot write {out}: {exc.strerror or exc}") from exc
     return len(table)
 
@@ -308,16 +368,9 @@ def export(
     if what == "verified":
         table = verified_table(dataset, codebook, rule)
     elif what == "agreement":
-        report = agreement(dataset, codebook, rule, run_ids)
-        pairs = [*report.humans, *report.models_vs_verified, *report.models]
-        table = stats.pair_table(pairs)
+        table = agreement_frame(agreement(dataset, codebook, rule, run_ids))
     elif what == "metrics":
-        from core.evaluation.classification_metrics import category_table, overall_table
-
-        found = metrics(dataset, codebook, rule, run_ids)
-        table = pd.concat(
-            [overall_table(found).assign(label="all"), category_table(found)], ignore_index=True
-        )
+        table = metrics_frame(metrics(dataset, codebook, rule, run_ids))
     else:
         raise InvalidRequest(
             f"Nothing called {what!r} to export: verified, finetune, agreement or metrics."

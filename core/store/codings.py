@@ -99,6 +99,26 @@ class CodingTable:
             [dataset, codebook, run_ids, run_ids],
         )
 
+    def model_files(
+        self, dataset: str, codebook: str, run_ids: list[str] | None = None
+    ) -> pd.DataFrame:
+        """Per coder (run and model): the size in bytes and the size label (parameters, e.g.
+        "135M") of the model file that coded its texts, as the models table recorded them
+        (NULL when it did not)."""
+        return self.db.query_df(
+            f"""
+            WITH {CODED_UNITS_CTE}
+            SELECT c.run_id, c.model, c.shots, any_value(m.file_size) AS file_size,
+                   any_value(m.size_label) AS size_label
+            FROM coded c
+            JOIN run_items i ON i.run_id = c.run_id AND i.item_no = c.item_no
+            LEFT JOIN models m ON m.sha256 = i.model_sha256
+            WHERE c.status = 'done'
+            GROUP BY ALL ORDER BY c.run_id, c.model
+            """,
+            [dataset, codebook, run_ids, run_ids],
+        )
+
     def runs(self) -> pd.DataFrame:
         """Every coding run, newest first, with its dataset, codebook, shots and progress."""
         return self.db.query_df(

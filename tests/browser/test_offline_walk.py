@@ -1,6 +1,6 @@
-"""Zero outbound requests from the browser: a walk through all seven pages records every
-request chromium makes, with model output (and imported questions) full of hostile Markdown
-and HTML, and fails on any request that leaves the machine.
+"""Zero outbound requests from the browser: a walk through every page records every
+request chromium makes, with model output (and imported questions, texts to code and
+labels) full of hostile Markdown and HTML, and fails on any request that leaves the machine.
 
 The hostile text points both at a non-loopback host (example.com) and at a trap: a tiny HTTP
 server on 127.0.0.1 that counts its hits. Outbound traffic may be blocked where the test runs,
@@ -21,9 +21,11 @@ import pytest
 
 from core.engine.fake import FakeBackend
 from core.evaluation.benchmark import create_run, run_benchmark
+from core.evaluation.coding_run import create_coding_run, run_coding
 from core.evaluation.templates import CRITIQUE_V1, REFINE_V1
 from core.store import Store
 from core.types import Question, RunSpec, SamplerSettings
+from core.types.classification import Codebook, CodebookLabel, CodingSpec, TextRecord
 from tests.support import ROOT, fake_model, last_turn
 
 pytestmark = pytest.mark.browser
@@ -109,12 +111,33 @@ def hostile_run(store: Store, text: str) -> str:
     return run_id
 
 
-def outbound(urls: list[tuple[str, str]], trap: str) -> list[str]:
-    """Requests that leave the machine, or that reach the trap, each with its walk step."""
+def hostile_coding(store: Store, text: str, trap: str) -> str:
+    """A coding run on one text carrying `text`, whose codebook has a label named like a
+    Markdown image (button labels render Markdown images): one coder proposes it, the other
+    Health, so the Review page shows both as buttons."""
+    image_label = f"![label]({trap}/label.png)"
+    store.datasets.save("hostile", "test", [TextRecord("h-1", text)])
+    book = Codebook("hostile", (CodebookLabel("H", "Health"), CodebookLabel("X", image_label)))
+    store.codebooks.save(book, "test")
+    models = (fake_model("coder-a", "a"), fake_model("coder-b", "b"))
+    answers = {"coder-a": "Health", "coder-b": image_label}
+    run_id = create_coding_run(store, CodingSpec("hostile", "hostile", models), "fake")
+    by_name = {m.name: m for m in models}
+    run_coding(
+        store,
+        run_id,
+        lambda name: FakeBackend(info=by_name[name], responder=lambda _: answers[name]),
+    )
+    return image_label
+
+
+def outbound(urls: list[tuple[str, str]], trap: str | None = None) -> list[str]:
+    """Requests that leave the machine, or that reach the trap (if any), each with its step."""
     return [
         f"{step}: {u}"
         for step, u in urls
-        if u.startswith(trap) or (urlsplit(u).hostname or "127.0.0.1") not in LOOPBACK
+        if (trap is not None and u.startswith(trap))
+        or (urlsplit(u).hostname or "127.0.0.1") not in LOOPBACK
     ]
 
 
@@ -152,6 +175,7 @@ def test_walk_through_every_page_makes_no_outbound_request(tmp_path, serve, brow
     text = " ".join(words)
     db = tmp_path / "walk.duckdb"
     hostile_run(Store(db), text)
+    image_label = hostile_coding(Store(db), text, trap_url)
     url = serve(db, PERFICS_BACKEND="fake")
     SHOTS.mkdir(parents=True, exist_ok=True)
 
@@ -221,6 +245,27 @@ def test_walk_through_every_page_makes_no_outbound_request(tmp_path, serve, brow
     settle("costs")
     visit("Quantization", "Quantization")
     settle("quantization")
+    visit("Classify", "Classify")
+    settle("classify")
+    page.get_by_role("tab", name="Codebooks").click()
+    settle("classify-codebooks")
+    page.get_by_role("tab", name="Coding runs").click()
+    expect(page.get_by_text("Measured speed and cost per coder")).to_be_visible(timeout=30_000)
+    settle("classify-runs")
+
+    # Review: the hostile text and label as plain text; 1 on the keyboard accepts Health.
+    visit("Review", "Review")
+    name = page.get_by_role("textbox", name="Your name (reviewer)")
+    name.fill("walker")
+    name.press("Enter")
+    expect(page.get_by_role("button", name="Accept 1 · Health")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("button", name=f"Accept 2 · {image_label}")).to_be_visible()
+    settle("review", keep_text=True)
+    page.get_by_role("heading", name="Review").click()  # out of the name field
+    page.keyboard.press("1")
+    expect(page.get_by_text("Saved text h-1: Health.")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Your queue is empty")).to_be_visible(timeout=30_000)
+    settle("review-done")
     context.close()
 
     leaving = outbound(urls, trap_url)

@@ -16,6 +16,9 @@ PAGES = [
     "pages/refine.py",
     "pages/models.py",
     "pages/quantization.py",
+    "pages/classify.py",
+    "pages/review.py",
+    "pages/agreement.py",
 ]
 
 
