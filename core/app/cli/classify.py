@@ -15,7 +15,7 @@ from core.app.cli import classify_report
 from core.app.cli.common import print_json
 from core.app.formatting import duration
 from core.errors import InvalidRequest
-from core.types import RunStatus
+from core.types import RunKind, RunStatus
 from core.types.classification import CodingSpec, DatasetColumns, VerifyRule
 
 RULES = [str(r) for r in VerifyRule]
@@ -26,10 +26,10 @@ def register(sub) -> None:
     csub = p.add_subparsers(dest="classify_command", required=True)
 
     q = csub.add_parser("import", help="import texts from CSV, JSONL, Parquet or Excel")
-    q.add_argument("file", type=Path)
-    q.add_argument("--name", required=True, help="the dataset's name")
-    q.add_argument("--id-column", required=True)
-    q.add_argument("--text-column", required=True)
+    q.add_argument("file", type=Path, nargs="?")  # optional so that --list works alone
+    q.add_argument("--name", help="the dataset's name")
+    q.add_argument("--id-column")
+    q.add_argument("--text-column")
     q.add_argument("--gold-column", help="human labels (codes or names), optional")
     q.add_argument("--intensity-column", help="low/medium/high per gold label, optional")
     q.add_argument("--separator", default=";", help="between several labels in one cell")
@@ -103,6 +103,11 @@ def _import(args: argparse.Namespace) -> int:
         else:
             print(table.to_string(index=False) if not table.empty else "no datasets")
         return 0
+    if not (args.file and args.name and args.id_column and args.text_column):
+        raise InvalidRequest(
+            "FILE, --name, --id-column and --text-column are needed to import a dataset "
+            "(or --list to list them)."
+        )
     columns = DatasetColumns(
         args.id_column, args.text_column, args.gold_column, args.intensity_column, args.separator
     )
@@ -177,7 +182,13 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.resume:
         run_id = args.resume
-        if context.store().runs.get(run_id).status == RunStatus.COMPLETED:
+        record = context.store().runs.get(run_id)
+        if record.kind != RunKind.CODING:
+            raise InvalidRequest(
+                f"Run {run_id} is a {record.kind} run, not a coding run; "
+                "resume it with `perfics run --resume`."
+            )
+        if record.status == RunStatus.COMPLETED:
             print(f"run {run_id} is already completed", file=sys.stderr)
             return 0
         runs.prepare_resume(run_id)
