@@ -356,9 +356,11 @@ def export(
     rule: VerifyRule = VerifyRule.ONE,
     run_ids: list[str] | None = None,
     force: bool = False,
+    against: str = VERIFIED,
 ) -> int:
     """Write the verified set (csv, parquet, jsonl), the fine-tuning conversations (jsonl),
-    or the agreement or metric tables; returns the rows written."""
+    or the agreement or metric tables (metrics against `against`); returns the rows
+    written."""
     if what == "finetune":
         if fmt != "jsonl":
             raise InvalidRequest(
@@ -370,7 +372,7 @@ def export(
     elif what == "agreement":
         table = agreement_frame(agreement(dataset, codebook, rule, run_ids))
     elif what == "metrics":
-        table = metrics_frame(metrics(dataset, codebook, rule, run_ids))
+        table = metrics_frame(metrics(dataset, codebook, rule, run_ids, against))
     else:
         raise InvalidRequest(
             f"Nothing called {what!r} to export: verified, finetune, agreement or metrics."

@@ -238,6 +238,13 @@ def test_export_metric_and_agreement_tables(capsys, reviewed, tmp_path):
     assert overall.loc[smol, "accuracy"] == pytest.approx(2 / 3)
     assert overall.loc[smol, "n"] == 3
     assert len(table) == 2 + 2 * 3  # per model: one overall row and one per label
+    gold_csv = tmp_path / "metrics-gold.csv"
+    args = scope("--what", "metrics", "--against", "gold", "--out", str(gold_csv))
+    assert cli(capsys, "classify", "export", *args)[0] == 0
+    gold = pd.read_csv(gold_csv)
+    gold = gold[gold.label == "all"].set_index("model")
+    assert gold.loc[echo, "accuracy"] == pytest.approx(5 / 6)  # against gold, n=6
+    assert gold.loc[smol, "accuracy"] == pytest.approx(4 / 6) and gold.loc[smol, "n"] == 6
 
     agreement_csv = tmp_path / "agreement.csv"
     code, out, err = cli(

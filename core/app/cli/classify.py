@@ -77,10 +77,11 @@ def register(sub) -> None:
         q.add_argument("--runs", help="comma-separated coding run ids (default: all)")
         q.add_argument("--json", action="store_true")
         q.set_defaults(func=func)
-        if name == "metrics":
+        if name in ("metrics", "export"):
             q.add_argument(
                 "--against", choices=("verified", "gold"), default="verified", help="reference"
             )
+        if name == "metrics":
             q.add_argument("--major", action="store_true", help="roll labels up to parents")
         if name == "export":
             q.add_argument(

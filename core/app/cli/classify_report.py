@@ -114,6 +114,7 @@ def export(args: argparse.Namespace) -> int:
         VerifyRule(args.rule),
         _runs(args),
         args.force,
+        args.against,
     )
     if args.json:
         print_json({"what": args.what, "rows": rows, "out": str(args.out)})
