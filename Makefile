@@ -19,6 +19,7 @@ bench: setup models
 	$(PY) scripts/bench_tradeoffs.py
 	$(PY) scripts/bench_scoring.py
 	$(PY) scripts/bench_kld.py
+	$(PY) scripts/bench_classify.py
 
 setup: $(STAMP)
 
