@@ -6,11 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
-from core.app import context, likelihood, runs, worker
+from core.app import context, likelihood, runs
 from core.app.cli import likelihood as likelihood_cli
-from core.app.cli.common import add_sampling_args, print_json, sampler_settings
+from core.app.cli.common import (
+    add_sampling_args,
+    print_json,
+    sampler_settings,
+    work_or_launch,
+)
 from core.app.formatting import estimate
 from core.app.results import results
 from core.errors import InvalidRequest
@@ -105,25 +108,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_id = likelihood_cli.create_run(args)
     else:
         run_id = runs.create(_new_run(args))
-    print(f"run {run_id}", file=sys.stderr, flush=True)
-    if args.background:
-        pid = worker.launch(run_id)
-        print(f"working in the background (process {pid}); log: {worker.log_path(run_id)}")
-        print(run_id)
-        return 0
-    with tqdm(desc="items", unit="item", file=sys.stderr, disable=args.quiet) as bar:
-
-        def show(done: int, total: int, eta: float | None) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
-        status = worker.work(run_id, show)
-    if args.json:
-        print_json({"run_id": run_id, "status": str(status)})
-    else:
-        print(run_id)
-    return 0
+    return work_or_launch(run_id, args, "item")
 
 
 def _print_results(report: dict) -> None:

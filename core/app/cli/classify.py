@@ -8,11 +8,9 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from tqdm import tqdm
-
-from core.app import classify, context, runs, worker
+from core.app import classify, context, runs
 from core.app.cli import classify_report
-from core.app.cli.common import print_json
+from core.app.cli.common import print_json, work_or_launch
 from core.app.formatting import duration
 from core.errors import InvalidRequest
 from core.types import RunKind, RunStatus
@@ -202,22 +200,4 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         run_id = classify.create(spec)
-    print(f"run {run_id}", file=sys.stderr, flush=True)
-    if args.background:
-        pid = worker.launch(run_id)
-        print(f"working in the background (process {pid}); log: {worker.log_path(run_id)}")
-        print(run_id)
-        return 0
-    with tqdm(desc="texts", unit="text", file=sys.stderr, disable=args.quiet) as bar:
-
-        def show(done: int, total: int, eta: float | None) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
-        status = worker.work(run_id, show)
-    if args.json:
-        print_json({"run_id": run_id, "status": str(status)})
-    else:
-        print(run_id)
-    return 0
+    return work_or_launch(run_id, args, "text")

@@ -4,12 +4,41 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from core.types import SamplerSettings
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
+
+
+def work_or_launch(run_id: str, args: argparse.Namespace, unit: str = "item") -> int:
+    """Hand a created run to a background worker (--background) or work it here with a
+    progress bar (unless --quiet); print its id, or its id and status as JSON."""
+    from tqdm import tqdm
+
+    from core.app import worker
+
+    print(f"run {run_id}", file=sys.stderr, flush=True)
+    if args.background:
+        pid = worker.launch(run_id)
+        print(f"working in the background (process {pid}); log: {worker.log_path(run_id)}")
+        print(run_id)
+        return 0
+    with tqdm(desc=f"{unit}s", unit=unit, file=sys.stderr, disable=args.quiet) as bar:
+
+        def show(done: int, total: int, eta: float | None) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        status = worker.work(run_id, show)
+    if args.json:
+        print_json({"run_id": run_id, "status": str(status)})
+    else:
+        print(run_id)
+    return 0
 
 
 def print_json(obj: Any) -> None:
