@@ -17,13 +17,12 @@ from pathlib import Path
 import pandas as pd
 
 from core.app import context, preferences
-from core.app.classify import check_scope
+from core.app.classify import check_scope, with_costs
 from core.errors import InvalidRequest, StoreError
 from core.evaluation import agreement as stats
 from core.evaluation.classification_metrics import metrics_by_model
 from core.evaluation.coding import CodingTask, answer_text, system_prompt
 from core.evaluation.label_sets import CoderLabels
-from core.types import AnswerCost
 from core.types.agreement import AcceptanceRate, GroupAgreement, ModelMetrics, PairAgreement
 from core.types.classification import Coder, VerifyRule
 
@@ -182,6 +181,14 @@ def metrics(
         {label.code: label.parent for label in book.labels if label.parent} if major else None
     )
     universe = [label.code for label in book.leaves]
+    # Each coder is measured on the texts it tried (done or failed): a sampled run is not
+    # charged with the rest of the dataset, and a text it failed on counts as unanswered.
+    units = context.store().codings.units(dataset, codebook, run_ids)
+    scopes: dict[str, list[str]] = {}
+    for unit in units.itertuples():
+        scopes.setdefault(Coder(unit.run_id, unit.model, int(unit.shots)).label, []).append(
+            unit.text_id
+        )
     return tuple(
         metrics_by_model(
             labels[against],
@@ -191,6 +198,7 @@ def metrics(
             multi_label=_multi_label(dataset, codebook),
             parent_of=parent_of,
             resamples=resamples,
+            scopes=scopes,
         )
     )
 
@@ -200,23 +208,20 @@ def costs(dataset: str, codebook: str, run_ids: list[str] | None = None) -> pd.D
     energy per 1,000 texts on the saved hardware profile (machine kept busy)."""
     hw = preferences.hardware()
     speeds = context.store().codings.speeds(dataset, codebook, run_ids)
-    rows = []
-    for r in speeds.itertuples():
-        if not r.texts:
-            continue
-        cost = AnswerCost(float(r.seconds_per_text), float(r.prompt_tokens or 0), 0.0, int(r.texts))
-        rows.append(
-            {
-                "coder": Coder(r.run_id, r.model, int(r.shots)).label,
-                "texts": int(r.texts),
-                "failed": int(r.failed),
-                "seconds_per_text": float(r.seconds_per_text),
-                "texts_per_second": 1.0 / float(r.seconds_per_text),
-                "prompt_tokens": float(r.prompt_tokens or 0),
-                f"cost_per_1000_texts_{hw.currency}": cost.money_per_1000(hw),
-                "energy_kwh_per_1000_texts": cost.energy_kwh_per_1000(hw),
-            }
-        )
+    rows = [
+        {
+            "coder": Coder(r.run_id, r.model, int(r.shots)).label,
+            "texts": int(r.texts),
+            "failed": int(r.failed),
+            "seconds_per_text": float(r.seconds_per_text),
+            "texts_per_second": 1.0 / float(r.seconds_per_text),
+            "prompt_tokens": float(r.prompt_tokens or 0),
+            f"cost_per_1000_texts_{hw.currency}": r.money_per_1000,
+            "energy_kwh_per_1000_texts": r.energy_kwh_per_1000,
+        }
+        for r in with_costs(speeds, hw).itertuples()
+        if r.texts
+    ]
     return pd.DataFrame(rows)
 
 

@@ -34,7 +34,7 @@ instead (core/evaluation/label_sets.roll_up_sets).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -221,15 +221,26 @@ def metrics_by_model(
     resamples: int = bootstrap.RESAMPLES,
     seed: int = SEED,
     confidence: float = bootstrap.CONFIDENCE,
+    scopes: Mapping[str, Iterable[str]] | None = None,
 ) -> tuple[ModelMetrics, ...]:
     """`model_metrics` for each model (all of `predictions` unless `models` names some), with
-    one single-/multi-label decision for all of them so that their metrics compare."""
+    one single-/multi-label decision for all of them so that their metrics compare.
+    `scopes`: the texts each model was given, when not all of the reference's."""
     chosen = coders_of(predictions, models if models is not None else list(predictions))
     if multi_label is None:
         multi_label = infer_multi_label([reference, *(predictions[m] for m in chosen)])
+
+    def within(name: str) -> LabelSets:
+        # A coder that was given only some texts (a sampled run) is measured on those: the
+        # rest of the reference is not "unanswered" by it.
+        if scopes is None or name not in scopes:
+            return reference
+        scope = set(scopes[name])
+        return {t: labels for t, labels in reference.items() if t in scope}
+
     return tuple(
         model_metrics(
-            reference,
+            within(name),
             predictions[name],
             universe,
             model=name,

@@ -192,3 +192,17 @@ def test_bad_decisions_are_refused_with_a_reason(toy):
         classify.decide("toy", "topics", "1", "ann", [])
     with pytest.raises(InvalidRequest, match="Intensities"):
         classify.plan(CodingSpec("toy", "topics", _models(1), intensities=True))
+
+
+def test_a_sampled_run_is_measured_on_its_own_texts_and_failures_count_as_unanswered(toy):
+    from core.app import classify_results
+    from core.types import ItemOutcome
+
+    run_id = _run(CodingSpec("toy", "topics", _models(1), sample=4, seed=2))
+    (only,) = classify_results.metrics("toy", "topics", against="gold", resamples=50)
+    assert (only.n, only.unanswered) == (4, 0)  # not the 6 texts the sample left out
+    # One of its units failing instead: it stays in the coder's texts, without an answer.
+    units = toy.codings.units("toy", "topics", [run_id])
+    toy.codings.finish(run_id, int(units.item_no.iloc[0]), ItemOutcome("failed", None, "x"))
+    (only,) = classify_results.metrics("toy", "topics", against="gold", resamples=50)
+    assert (only.n, only.unanswered) == (3, 1)
