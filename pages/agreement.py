@@ -7,6 +7,7 @@ from core.app import classify, classify_results
 from core.errors import InvalidRequest, PerficsError
 from pages.components.agreement_exports import costs_view, downloads
 from pages.components.agreement_view import acceptance_table, agreement_scope, kappa_tables
+from pages.components.coding_scope import scope_or_stop
 from pages.components.metrics_view import confusion_view, metric_charts, metrics_tables
 from pages.components.text import escape
 
@@ -17,13 +18,7 @@ st.caption(
     "interval and n; a value the data leave undefined reads n/a, with the reason below its "
     "table."
 )
-try:
-    scope = agreement_scope()
-except PerficsError as exc:
-    st.error(str(exc))
-    st.stop()
-if scope is None:
-    st.stop()
+scope = scope_or_stop(agreement_scope)
 
 book = scope.codebook.name
 runs = list(scope.run_ids)

@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.app import classify
 from core.errors import PerficsError
+from pages.components.coding_scope import scope_or_stop
 from pages.components.review_assign import double_coding
 from pages.components.review_card import review_card
 from pages.components.review_scope import review_scope
@@ -17,13 +18,7 @@ st.caption(
     "(multi-label: toggle it, **Enter** submits), **0** reject all and add the right label, "
     "**U** unclear, **Z** undo your last decision, **S** skip."
 )
-try:
-    scope = review_scope()
-except PerficsError as exc:
-    st.error(str(exc))
-    st.stop()
-if scope is None:
-    st.stop()
+scope = scope_or_stop(review_scope)
 
 book = scope.codebook.name
 stats = classify.review_stats(scope.dataset, book, scope.rule)

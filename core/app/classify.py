@@ -13,7 +13,7 @@ from core.app import context, worker
 from core.app.preferences import hardware
 from core.errors import InvalidRequest
 from core.evaluation.coding_run import create_coding_run, plan_coding
-from core.types import AnswerCost
+from core.types import AnswerCost, HardwareProfile
 from core.types.classification import (
     Codebook,
     Coder,
@@ -271,11 +271,24 @@ def review_stats(
     )
 
 
+def with_costs(speeds: pd.DataFrame, hw: HardwareProfile) -> pd.DataFrame:
+    """Adds to coders' measured speeds (CodingsTable.speeds) what 1,000 texts cost and draw
+    on `hw` (money_per_1000, energy_kwh_per_1000; None for a coder with no text coded): the
+    cost model the Trade-offs page ranks by (AnswerCost.money_per_1000, a machine kept busy).
+    The one place the workbench prices a coder."""
+    costs = [
+        AnswerCost(float(s), 0.0, 0.0, int(n)) if pd.notna(s) else None
+        for s, n in zip(speeds.seconds_per_text, speeds.texts, strict=True)
+    ]
+    speeds["money_per_1000"] = [c.money_per_1000(hw) if c else None for c in costs]
+    speeds["energy_kwh_per_1000"] = [c.energy_kwh_per_1000(hw) if c else None for c in costs]
+    return speeds
+
+
 def coding_costs() -> tuple[pd.DataFrame, str]:
-    """Per coder (a model in a coding run): texts coded, measured seconds per text, and what
-    1,000 texts cost and draw on the saved hardware profile, the cost model the Trade-offs
-    page ranks by (AnswerCost.money_per_1000: a machine kept busy). Returns the table and
-    its currency."""
+    """Per coder (a model in a coding run) of every dataset and codebook: texts coded,
+    measured seconds per text, and `with_costs` on the saved hardware profile. Returns the
+    table and its currency."""
     hw = hardware()
     pairs = runs()[["dataset", "codebook"]].drop_duplicates()
     frames = []
@@ -287,10 +300,4 @@ def coding_costs() -> tuple[pd.DataFrame, str]:
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if table.empty:
         return table, hw.currency
-    costs = [
-        AnswerCost(float(s), 0.0, 0.0, int(n)) if pd.notna(s) else None
-        for s, n in zip(table.seconds_per_text, table.texts, strict=True)
-    ]
-    table["money_per_1000"] = [c.money_per_1000(hw) if c else None for c in costs]
-    table["energy_kwh_per_1000"] = [c.energy_kwh_per_1000(hw) if c else None for c in costs]
-    return table, hw.currency
+    return with_costs(table, hw), hw.currency

@@ -8,41 +8,24 @@ temporary copy. Errors point at the page's checkbox rather than the CLI's --skip
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
 from core.app import classify
-from core.app.runs import SKIP_INVALID_LABEL
+from core.app.runs import for_the_page, saved_upload
 from core.evaluation.classification_import import ClassificationImportError
 from core.evaluation.codebook_import import codebook_from_rows, require_labels
+from core.evaluation.import_refusal import ImportRefused
 from core.evaluation.table_files import columns_of
 from core.types.classification import DatasetColumns
 
 WRITTEN = "The codebook table"
 
 
-@contextmanager
-def _saved(file_name: str, data: bytes) -> Iterator[Path]:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(file_name).name
-        path.write_bytes(data)
-        yield path
-
-
-def _page_fix(exc: ClassificationImportError) -> ClassificationImportError:
-    fix = (
-        f"Fix these rows, or tick “{SKIP_INVALID_LABEL}” to import the {exc.valid} valid one(s)."
-        if exc.valid
-        else "No row is valid: fix the file and upload it again."
-    )
-    return ClassificationImportError(exc.source, exc.errors, exc.valid, fix)
+def _page_fix(exc: ClassificationImportError) -> ImportRefused:
+    return for_the_page(exc, exc.source, "No row is valid: fix the file and upload it again.")
 
 
 def upload_columns(file_name: str, data: bytes) -> list[str]:
     """The columns an uploaded table offers, for the page's column pickers."""
-    with _saved(file_name, data) as path:
+    with saved_upload(file_name, data) as path:
         return columns_of(path, source=file_name)
 
 
@@ -50,7 +33,7 @@ def import_dataset_upload(
     file_name: str, data: bytes, name: str, columns: DatasetColumns, skip_invalid: bool
 ) -> tuple[int, list]:
     """(texts stored, rows skipped); nothing is stored when a row is bad and not skipped."""
-    with _saved(file_name, data) as path:
+    with saved_upload(file_name, data) as path:
         try:
             return classify.import_dataset(path, name, columns, skip_invalid, source=file_name)
         except ClassificationImportError as exc:
@@ -61,7 +44,7 @@ def import_codebook_upload(
     file_name: str, data: bytes, name: str, skip_invalid: bool
 ) -> tuple[int, list]:
     """(labels stored, rows skipped) from an uploaded CSV, Excel or JSON codebook."""
-    with _saved(file_name, data) as path:
+    with saved_upload(file_name, data) as path:
         try:
             return classify.import_codebook(path, name, skip_invalid, source=file_name)
         except ClassificationImportError as exc:

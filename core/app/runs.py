@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from core.app import context, worker
 from core.errors import InvalidRequest, PerficsError
 from core.evaluation import estimate as estimating
 from core.evaluation.benchmark import create_run, plan_run
+from core.evaluation.import_refusal import ImportRefused
 from core.evaluation.judge import default_judge
 from core.evaluation.lifecycle import abandoned_state, hung
 from core.evaluation.suites import (
@@ -104,19 +106,33 @@ def import_upload(
 ) -> SuiteImport:
     """A question file uploaded in the dashboard. Errors name the uploaded file (never the
     temporary copy) and point at the page's checkbox rather than the CLI's --skip-invalid."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / Path(file_name).name
-        path.write_bytes(data)
+    with saved_upload(file_name, data) as path:
         try:
             return import_suite(path, name, skip_invalid, source=file_name)
         except SuiteImportError as exc:
-            fix = (
-                f"Fix these rows, or tick “{SKIP_INVALID_LABEL}” to import the {exc.valid} "
-                "valid one(s)."
-                if exc.valid
-                else "Fix these rows and upload the file again."
-            )
-            raise SuiteImportError(file_name, exc.errors, exc.valid, fix) from None
+            nothing_valid = "Fix these rows and upload the file again."
+            raise for_the_page(exc, file_name, nothing_valid) from None
+
+
+@contextmanager
+def saved_upload(file_name: str, data: bytes) -> Iterator[Path]:
+    """An uploaded file in a temporary folder under its own name, so that its suffix picks
+    the reader; removed afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(file_name).name
+        path.write_bytes(data)
+        yield path
+
+
+def for_the_page(exc: ImportRefused, source: str, nothing_valid: str) -> ImportRefused:
+    """The same refusal naming `source` (the uploaded file, not its temporary copy), its fix
+    pointing at the page's checkbox rather than the CLI's --skip-invalid."""
+    fix = (
+        f"Fix these rows, or tick “{SKIP_INVALID_LABEL}” to import the {exc.valid} valid one(s)."
+        if exc.valid
+        else nothing_valid
+    )
+    return type(exc)(source, exc.errors, exc.valid, fix)
 
 
 def suites() -> pd.DataFrame:

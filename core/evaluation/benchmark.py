@@ -10,7 +10,7 @@ left, so nothing is redone or duplicated.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import combinations
 
 from core.engine import Backend
@@ -38,6 +38,17 @@ from core.types import (
 
 OnProgress = Callable[[int, int, float | None], None] | None  # done, total, eta seconds
 LoadBackend = Callable[[str], Backend]
+
+
+def check_models(models: Sequence[ModelRef], load: LoadBackend) -> None:
+    """Refuse to go on with a run when a model file is not the one the run started with."""
+    for ref in models:
+        loaded = load(ref.name).info
+        if (loaded.name, loaded.sha256) != (ref.name, ref.sha256):
+            raise InvalidRequest(
+                f"Model {ref.name} is not the file this run started with "
+                f"(SHA-256 {(ref.sha256 or '')[:12]}…); restore it to resume the run."
+            )
 
 
 def select_questions(store: Store, spec: RunSpec) -> list[Question]:
@@ -123,13 +134,7 @@ class _Executor:
                 f"Suite {config.suite!r} no longer has question(s) {sorted(missing)[:5]}; "
                 "this run cannot be resumed."
             )
-        for ref in (*config.models, *([config.judge] if config.judge else [])):
-            loaded = load(ref.name).info
-            if (loaded.name, loaded.sha256) != (ref.name, ref.sha256):
-                raise InvalidRequest(
-                    f"Model {ref.name} is not the file this run started with "
-                    f"(SHA-256 {(ref.sha256 or '')[:12]}…); restore it to resume the run."
-                )
+        check_models((*config.models, *([config.judge] if config.judge else [])), load)
         self.judge = load(config.judge.name) if config.judge else None
 
     def unit(self, unit: RunUnit) -> None:

@@ -14,26 +14,17 @@ from pathlib import Path
 import pandas as pd
 
 from core.errors import PerficsError
+from core.evaluation.import_refusal import CLI_FIX, ImportRefused
 from core.evaluation.table_files import read_table
 from core.types import RowError
 from core.types.classification import INTENSITIES, DatasetColumns, LabelValue, TextRecord
 
-CLI_FIX = "Fix the rows, or import with --skip-invalid to keep the valid ones."
 NOTHING_VALID_FIX = "No row is valid, so there is nothing to keep: fix the file."
 
 
-class ClassificationImportError(PerficsError):
-    """A dataset or codebook with invalid rows, refused whole. The message lists the rows one
-    per line; `fix` says how to go on (the CLI's flag by default; a page names its checkbox)."""
-
-    def __init__(self, source: str, errors: list[RowError], valid: int, fix: str = CLI_FIX):
-        self.source, self.errors, self.valid, self.fix = source, errors, valid, fix
-        listing = "\n".join(f"  {e}" for e in errors[:50])
-        more = f"\n  … and {len(errors) - 50} more" if len(errors) > 50 else ""
-        super().__init__(
-            f"{source}: {len(errors)} invalid row(s), {valid} valid; nothing was imported.\n"
-            f"{listing}{more}\n{fix}"
-        )
+class ClassificationImportError(ImportRefused):
+    """A dataset or codebook with invalid rows, refused whole (the rows listed, then how to
+    go on)."""
 
 
 def missing_columns(table: pd.DataFrame, wanted: list[str]) -> RowError | None:

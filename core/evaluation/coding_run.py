@@ -15,18 +15,15 @@ prompt prefix.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 
-from core.engine import Backend
 from core.errors import GenerationFailed, InvalidRequest
-from core.evaluation.benchmark import OnProgress
+from core.evaluation.benchmark import LoadBackend, OnProgress, check_models
 from core.evaluation.coding import PROMPT_VERSION, CodingTask, code_text
 from core.evaluation.lifecycle import RunLifecycle
 from core.store import Store
 from core.types import ItemKey, ItemKind, ItemOutcome, ModelRef, RunKind, RunStatus, RunUnit
 from core.types.classification import Codebook, CodingConfig, CodingSpec, VerifyRule
 
-LoadBackend = Callable[[str], Backend]
 MAX_SHOTS = 20
 
 
@@ -139,16 +136,6 @@ class _Tasks:
         return self.shared
 
 
-def _check_models(models: tuple[ModelRef, ...], load: LoadBackend) -> None:
-    for ref in models:
-        loaded = load(ref.name).info
-        if (loaded.name, loaded.sha256) != (ref.name, ref.sha256):
-            raise InvalidRequest(
-                f"Model {ref.name} is not the file this run started with "
-                f"(SHA-256 {(ref.sha256 or '')[:12]}…); restore it to resume the run."
-            )
-
-
 def run_coding(
     store: Store, run_id: str, load: LoadBackend, on_progress: OnProgress = None
 ) -> RunStatus:
@@ -167,7 +154,7 @@ def run_coding(
                 f"Dataset {config.dataset!r} no longer has text(s) {sorted(missing)[:5]}; "
                 "this run cannot be resumed."
             )
-        _check_models(config.models, load)
+        check_models(config.models, load)
         tasks = _Tasks(store, config)
 
         def code(unit: RunUnit) -> None:

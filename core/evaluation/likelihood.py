@@ -18,11 +18,10 @@ written in one transaction, so a resumed run never redoes or duplicates a unit.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from core.engine import Backend
 from core.errors import GenerationFailed, InvalidRequest, PerficsError
-from core.evaluation.benchmark import OnProgress, select_questions
+from core.evaluation.benchmark import LoadBackend, OnProgress, check_models, select_questions
 from core.evaluation.lifecycle import RunLifecycle
 from core.store import Store
 from core.types import (
@@ -46,8 +45,6 @@ DELIMITER = " "  # lm-evaluation-harness's target delimiter, scored with the con
 # References that are answer text. Not `tests` (code that checks an answer, not one) nor
 # `magnitude` (an order-of-magnitude estimate: its exact digits are not the right answer).
 REFERENCE_KINDS = ("answer", "contains", "numeric")
-
-LoadBackend = Callable[[str], Backend]
 
 
 class NoProbabilities(PerficsError):
@@ -166,16 +163,6 @@ def _questions(store: Store, config: LikelihoodConfig) -> dict[str, Question]:
     return questions
 
 
-def _check_models(models: tuple[ModelRef, ...], load: LoadBackend) -> None:
-    for ref in models:
-        loaded = load(ref.name).info
-        if (loaded.name, loaded.sha256) != (ref.name, ref.sha256):
-            raise InvalidRequest(
-                f"Model {ref.name} is not the file this run started with "
-                f"(SHA-256 {(ref.sha256 or '')[:12]}…); restore it to resume the run."
-            )
-
-
 def _score_unit(store: Store, run_id: str, unit: RunUnit, question: Question, backend) -> None:
     started = time.perf_counter()
     sha = backend.info.sha256
@@ -200,7 +187,7 @@ def run_likelihood(
     with run.working():
         run.check_stop()  # stopped while it waited for this worker
         questions = _questions(store, record.config)
-        _check_models(record.config.models, load)
+        check_models(record.config.models, load)
 
         def score(unit: RunUnit) -> None:
             question = questions[unit.key.question_id]

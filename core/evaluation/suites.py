@@ -26,6 +26,7 @@ from core.evaluation.choice_suites import (
     is_choice_record,
 )
 from core.evaluation.code_check import extract_code, run_tests
+from core.evaluation.import_refusal import ImportRefused
 from core.store import Store
 from core.types import Question, RowError
 
@@ -47,21 +48,8 @@ CHECKABLE_KINDS = ("numeric", "magnitude", "contains", "tests")
 REFERENCE_KINDS = (*CHECKABLE_KINDS, "answer")
 
 
-CLI_FIX = "Fix the rows, or import with --skip-invalid to keep the valid ones."
-
-
-class SuiteImportError(PerficsError):
-    """A file with invalid rows, refused whole. The message lists the rows one per line;
-    `fix` says how to go on (the CLI's flag by default; the dashboard names its checkbox)."""
-
-    def __init__(self, source: str, errors: list[RowError], valid: int, fix: str = CLI_FIX):
-        self.source, self.errors, self.valid, self.fix = source, errors, valid, fix
-        listing = "\n".join(f"  {e}" for e in errors[:50])
-        more = f"\n  … and {len(errors) - 50} more" if len(errors) > 50 else ""
-        super().__init__(
-            f"{source}: {len(errors)} invalid row(s), {valid} valid; nothing was imported.\n"
-            f"{listing}{more}\n{fix}"
-        )
+class SuiteImportError(ImportRefused):
+    """A question file with invalid rows, refused whole (the rows listed, then how to go on)."""
 
 
 def _text(value, field: str) -> str:

@@ -12,10 +12,10 @@ from core.app import classify
 from core.app.classify_results import GOLD, VERIFIED, AgreementReport
 from core.types.agreement import GroupAgreement, PairAgreement
 from core.types.classification import Codebook, VerifyRule
+from pages.components.coding_scope import RULES, coded_runs, pick_coded_runs
 from pages.components.estimates import Missing
 from pages.components.text import escape
 
-RULES = {VerifyRule.ONE: "One reviewer", VerifyRule.TWO_AGREE: "Two agreeing"}
 REFERENCES = {VERIFIED: "Verified labels", GOLD: "Gold labels (imported)"}
 
 
@@ -34,39 +34,20 @@ class Scope:
         return {label.code: label.name for label in self.codebook.labels}
 
 
-def _run_label(r) -> str:
-    kind = "multi-label" if r.multi_label else "single label"
-    return f"{r.created_at:%Y-%m-%d %H:%M} · {r.models} · {r.shots}-shot · {kind} · {r.id[:6]}"
-
-
 def agreement_scope() -> Scope | None:
     """The page's pickers; None (with what to do next) when no run has coded a text."""
-    runs = classify.runs()
-    coded = runs[(runs.done_units - runs.failed_units) > 0]
+    coded = coded_runs()
     if coded.empty:
         st.info(
             "No coded texts yet: on the Classify page, import a dataset and a codebook and "
             "start a coding run; then verify its labels on the Review page."
         )
         return None
-    pairs = list(dict.fromkeys(zip(coded.dataset, coded.codebook, strict=True)))
-    c1, c2 = st.columns([2, 3])
-    dataset, codebook = c1.selectbox(
-        "Dataset · codebook", pairs, format_func=" · ".join, key="agree_pair"
-    )
-    mine = coded[(coded.dataset == dataset) & (coded.codebook == codebook)]
-    labels = {r.id: _run_label(r) for r in mine.itertuples()}
-    chosen = c2.multiselect(
-        "Coding runs",
-        list(labels),
-        default=list(labels),
-        format_func=labels.get,
-        key=f"agree_runs_{dataset}_{codebook}",
-    )
-    if not chosen:
-        st.info("Choose at least one coding run.")
+    picked = pick_coded_runs(coded, "agree", "Coding runs", "Choose at least one coding run.")
+    if picked is None:
         return None
-    book = classify.codebook(codebook)
+    dataset = picked.dataset
+    book = classify.codebook(picked.codebook)
     info = classify.datasets().set_index("name")
     has_gold = dataset in info.index and int(info.at[dataset, "gold_texts"]) > 0
     c1, c2, c3 = st.columns(3)
@@ -89,7 +70,7 @@ def agreement_scope() -> Scope | None:
             key="agree_major",
             help="Metrics count each label as its top parent in the codebook's hierarchy.",
         )
-    return Scope(dataset, book, tuple(chosen), VerifyRule(rule), against, major, has_gold)
+    return Scope(dataset, book, picked.run_ids, VerifyRule(rule), against, major, has_gold)
 
 
 def acceptance_table(report: AgreementReport) -> None:

@@ -3,6 +3,7 @@ rows listed by line, nothing imported unless they are skipped), and the datasets
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -33,6 +34,28 @@ def show_skipped(skipped: list) -> None:
     if skipped:
         rows = "  \n".join(escape(str(err)) for err in skipped)
         st.warning(f"Skipped {len(skipped)} invalid row(s):  \n{rows}")
+
+
+def pick_with_delete(
+    label: str,
+    names: list[str],
+    pick_key: str,
+    prefix: str,
+    delete_label: str,
+    delete: Callable[[str], None],
+) -> str:
+    """A picker with Confirm delete and a delete button beside it (keyed
+    `{prefix}_delete_confirm_{name}` and `{prefix}_delete`); returns the name picked."""
+    c1, c2, c3 = st.columns([3, 1, 1])
+    pick = c1.selectbox(label, names, key=pick_key)
+    sure = c2.checkbox("Confirm delete", key=f"{prefix}_delete_confirm_{pick}")
+    if c3.button(delete_label, key=f"{prefix}_delete", disabled=not sure):
+        try:
+            delete(pick)
+            st.rerun()
+        except PerficsError as exc:
+            show_error(exc)
+    return pick
 
 
 def _guess(columns: list[str], role: str, fallback: int | None) -> int:
@@ -135,13 +158,12 @@ def datasets_table() -> list[str]:
             ),
         },
     )
-    c1, c2, c3 = st.columns([3, 1, 1])
-    doomed = c1.selectbox("Dataset to delete", list(table.name), key="cls_ds_delete_pick")
-    sure = c2.checkbox("Confirm delete", key=f"cls_ds_delete_confirm_{doomed}")
-    if c3.button("Delete dataset", key="cls_ds_delete", disabled=not sure):
-        try:
-            classify.delete_dataset(doomed)
-            st.rerun()
-        except PerficsError as exc:
-            show_error(exc)
+    pick_with_delete(
+        "Dataset to delete",
+        list(table.name),
+        "cls_ds_delete_pick",
+        "cls_ds",
+        "Delete dataset",
+        classify.delete_dataset,
+    )
     return list(table.name)

@@ -12,7 +12,7 @@ from core.app import classify, classify_uploads
 from core.app.runs import SKIP_INVALID_LABEL
 from core.errors import PerficsError
 from core.types.classification import Codebook
-from pages.components.classify_data import show_error, show_skipped
+from pages.components.classify_data import pick_with_delete, show_error, show_skipped
 from pages.components.text import escape
 
 CODEBOOK_TYPES = ["csv", "tsv", "xlsx", "json"]
@@ -122,15 +122,14 @@ def codebooks_view() -> list[str]:
     if table.empty:
         st.info("No codebook yet: import one or write one above.")
         return []
-    c1, c2, c3 = st.columns([3, 1, 1])
-    pick = c1.selectbox("Codebook", list(table.name), key="cls_cb_pick")
-    sure = c2.checkbox("Confirm delete", key=f"cls_cb_delete_confirm_{pick}")
-    if c3.button("Delete codebook", key="cls_cb_delete", disabled=not sure):
-        try:
-            classify.delete_codebook(pick)
-            st.rerun()
-        except PerficsError as exc:
-            show_error(exc)
+    pick = pick_with_delete(
+        "Codebook",
+        list(table.name),
+        "cls_cb_pick",
+        "cls_cb",
+        "Delete codebook",
+        classify.delete_codebook,
+    )
     book = classify.codebook(pick)
     if book.instructions:
         st.caption(f"Instructions: {escape(book.instructions)}")

@@ -4,19 +4,16 @@ the measured seconds per text and cost per 1,000 texts of every coder."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from core.app import classify, runs
-from core.app.formatting import duration
 from core.app.preferences import hardware
 from core.errors import PerficsError
 from core.types import RunKind, RunStatus
-from pages.components.run_controls import run_controls
+from pages.components.run_controls import ACTIVE, pick_run, run_controls, with_units_and_time_left
 from pages.components.run_progress import run_progress
 from pages.components.text import escape
 
-ACTIVE = (RunStatus.RUNNING, RunStatus.QUEUED)
 TABLE_COLUMNS = [
     "status",
     "progress",
@@ -37,16 +34,6 @@ def _label(r) -> str:
     return (
         f"{r.created_at:%Y-%m-%d %H:%M} · {r.dataset} · {r.codebook} · {r.shots}-shot · {r.models}"
     )
-
-
-def _table(table: pd.DataFrame) -> pd.DataFrame:
-    shown = table.copy()
-    shown["units"] = [f"{d} of {t}" for d, t in zip(shown.items_done, shown.total, strict=True)]
-    shown["time left"] = [
-        f"about {duration(e)}" if s in ACTIVE and pd.notna(e) else ""
-        for s, e in zip(shown.status, shown.eta_s, strict=True)
-    ]
-    return shown[TABLE_COLUMNS]
 
 
 def _costs() -> None:
@@ -119,10 +106,7 @@ def coding_runs() -> None:
         if r.status in ACTIVE:  # progress first, each polled until it ends
             st.markdown(f"Run `{r.id[:12]}` · {escape(_label(r))}")
             run_progress(r.id)
-    labels = {r.id: f"{_label(r)} · {r.id[:8]}" for r in table.itertuples()}
-    if st.session_state.get("cls_manage") not in labels:
-        st.session_state.pop("cls_manage", None)
-    pick = st.selectbox("Run", list(labels), format_func=labels.get, key="cls_manage")
+    pick = pick_run(table, _label, "cls_manage")
     row = by_id.loc[pick]
     if row.status not in ACTIVE:
         run_progress(pick)
@@ -133,7 +117,7 @@ def coding_runs() -> None:
         on_deleted=lambda: st.session_state.pop("cls_manage", None),
     )
     st.dataframe(
-        _table(table),
+        with_units_and_time_left(table)[TABLE_COLUMNS],
         hide_index=True,
         width="stretch",
         column_config={

@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.app import classify
 from core.types.classification import Codebook, VerifyRule
+from pages.components.coding_scope import RULES, coded_runs, pick_coded_runs
 
 ORDERS = {"disagreement": "Model disagreement first", "confidence": "Lowest confidence first"}
 ORDER_NOTES = {
@@ -17,7 +18,6 @@ ORDER_NOTES = {
     "confidence": "Active order: texts whose least confident proposal is lowest come first; "
     "among those, the ones with the most different labels.",
 }
-RULES = {VerifyRule.ONE: "One reviewer", VerifyRule.TWO_AGREE: "Two agreeing"}
 RULE_NOTES = {
     VerifyRule.ONE: "One reviewer: a text is verified by the first reviewer's decision; it "
     "leaves everyone's queue once someone has decided it.",
@@ -52,37 +52,23 @@ def _reviewer() -> str:
     return name.strip()
 
 
-def _run_label(r) -> str:
-    kind = "multi-label" if r.multi_label else "single label"
-    return f"{r.created_at:%Y-%m-%d %H:%M} · {r.models} · {r.shots}-shot · {kind} · {r.id[:6]}"
-
-
 def review_scope() -> Scope | None:
     """The page's pickers; None (with what to do next) when there is nothing to review."""
     reviewer = _reviewer()
-    runs = classify.runs()
-    coded = runs[(runs.done_units - runs.failed_units) > 0]
+    coded = coded_runs()
     if coded.empty:
         where = "import a dataset and a codebook, then " if classify.datasets().empty else ""
         st.info(f"No coded texts yet: on the Classify page, {where}start a coding run.")
         return None
-    pairs = list(dict.fromkeys(zip(coded.dataset, coded.codebook, strict=True)))
-    c1, c2 = st.columns([2, 3])
-    dataset, codebook = c1.selectbox(
-        "Dataset · codebook", pairs, format_func=" · ".join, key="review_pair"
-    )
-    mine = coded[(coded.dataset == dataset) & (coded.codebook == codebook)]
-    labels = {r.id: _run_label(r) for r in mine.itertuples()}
-    chosen = c2.multiselect(
+    picked = pick_coded_runs(
+        coded,
+        "review",
         "Coding runs to include",
-        list(labels),
-        default=list(labels),
-        format_func=labels.get,
-        key=f"review_runs_{dataset}_{codebook}",
+        "Choose at least one coding run whose proposals to review.",
     )
-    if not chosen:
-        st.info("Choose at least one coding run whose proposals to review.")
+    if picked is None:
         return None
+    dataset, codebook, chosen = picked.dataset, picked.codebook, picked.run_ids
     book = classify.codebook(codebook)
     c1, c2, c3, c4 = st.columns(4)
     rule = c1.radio("Verified when", list(RULES), format_func=RULES.get, key="review_rule")
@@ -99,8 +85,8 @@ def review_scope() -> Scope | None:
         reviewer,
         dataset,
         book,
-        tuple(chosen),
-        bool(mine[mine.id.isin(chosen)].multi_label.any()),
+        chosen,
+        picked.multi_label,
         VerifyRule(rule),
         order,
         None if label == ANY else label,

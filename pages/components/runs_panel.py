@@ -11,22 +11,21 @@ import pandas as pd
 import streamlit as st
 
 from core.app import runs
-from core.app.formatting import duration, progress_text
+from core.app.formatting import progress_text
 from core.errors import PerficsError
 from core.types import RunStatus
 from pages.components.quick_start import quick_start
 from pages.components.results_view import run_label
-from pages.components.run_controls import run_controls
+from pages.components.run_controls import ACTIVE, pick_run, run_controls, with_units_and_time_left
 from pages.components.text import escape
 
 POLL_S = 2.0
-ACTIVE = [RunStatus.RUNNING, RunStatus.QUEUED]
 # Status and progress first: a wide table scrolls, and these are what a glance is for.
 TABLE_COLUMNS = [
     "status",
     "kind",
     "progress",
-    "items",
+    "units",
     "time left",
     "created_at",
     "suite",
@@ -40,16 +39,6 @@ TABLE_COLUMNS = [
 
 def _summary(r: pd.Series) -> str:
     return f"Run `{r.id[:12]}` · **{r.status}** · {progress_text(runs.state_of(r))}"
-
-
-def _table(table: pd.DataFrame) -> pd.DataFrame:
-    shown = table.copy()
-    shown["items"] = [f"{d} of {t}" for d, t in zip(shown.items_done, shown.total, strict=True)]
-    shown["time left"] = [
-        f"about {duration(e)}" if s in ACTIVE and pd.notna(e) else ""
-        for s, e in zip(shown.status, shown.eta_s, strict=True)
-    ]
-    return shown[TABLE_COLUMNS]
 
 
 def _draw() -> None:
@@ -70,10 +59,7 @@ def _draw() -> None:
     for r in active:  # progress first, above the picker and the table
         st.markdown(_summary(r))
         st.progress(float(r.progress))
-    labels = {r.id: f"{run_label(r)} · {r.id[:8]}" for r in table.itertuples()}
-    if st.session_state.get("bench_manage") not in labels:
-        st.session_state.pop("bench_manage", None)
-    pick = st.selectbox("Run", list(labels), format_func=labels.get, key="bench_manage")
+    pick = pick_run(table, run_label, "bench_manage")
     row = by_id.loc[pick]
     if row.status not in ACTIVE:
         st.markdown(_summary(row))
@@ -86,14 +72,14 @@ def _draw() -> None:
         on_deleted=lambda: st.session_state.pop("bench_manage", None),
     )
     st.dataframe(
-        _table(table),
+        with_units_and_time_left(table)[TABLE_COLUMNS],
         hide_index=True,
         width="stretch",
         column_config={
             "status": st.column_config.TextColumn("Status"),
             "kind": st.column_config.TextColumn("Kind", help="benchmark or likelihood"),
             "progress": st.column_config.ProgressColumn("Progress", min_value=0, max_value=1),
-            "items": st.column_config.TextColumn("Units done"),
+            "units": st.column_config.TextColumn("Units done"),
             "time left": st.column_config.TextColumn("Time left"),
             "created_at": st.column_config.DatetimeColumn("Started (UTC)"),
             "suite": st.column_config.TextColumn("Suite"),

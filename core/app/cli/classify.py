@@ -8,6 +8,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import pandas as pd
+
 from core.app import classify, context, runs
 from core.app.cli import classify_report
 from core.app.cli.common import print_json, work_or_launch
@@ -93,15 +95,19 @@ def register(sub) -> None:
             q.add_argument("--force", action="store_true", help="overwrite an existing file")
 
 
+def _listing(table: pd.DataFrame, args: argparse.Namespace, none: str) -> int:
+    """Print a listing (datasets, codebooks, runs) as a table, or as JSON records."""
+    if args.json:
+        print_json(table.to_dict(orient="records"))
+    else:
+        print(table.to_string(index=False) if not table.empty else none)
+    return 0
+
+
 def _import(args: argparse.Namespace) -> int:
     context.store().init()
     if args.list:
-        table = classify.datasets()
-        if args.json:
-            print_json(table.to_dict(orient="records"))
-        else:
-            print(table.to_string(index=False) if not table.empty else "no datasets")
-        return 0
+        return _listing(classify.datasets(), args, "no datasets")
     if not (args.file and args.name and args.id_column and args.text_column):
         raise InvalidRequest(
             "FILE, --name, --id-column and --text-column are needed to import a dataset "
@@ -138,12 +144,7 @@ def _codebook(args: argparse.Namespace) -> int:
             print(f"skipped {error}", file=sys.stderr)
         print(f"codebook {args.name.strip()}: {stored} labels", file=sys.stderr)
     if not args.name:
-        table = classify.codebooks()
-        if args.json:
-            print_json(table.to_dict(orient="records"))
-        else:
-            print(table.to_string(index=False) if not table.empty else "no codebooks")
-        return 0
+        return _listing(classify.codebooks(), args, "no codebooks")
     book = classify.codebook(args.name.strip())
     if args.json:
         print_json(asdict(book))
@@ -173,12 +174,7 @@ def _spec(args: argparse.Namespace) -> CodingSpec:
 def _run(args: argparse.Namespace) -> int:
     context.store().init()
     if args.list:
-        table = classify.runs()
-        if args.json:
-            print_json(table.to_dict(orient="records"))
-        else:
-            print(table.to_string(index=False) if not table.empty else "no coding runs")
-        return 0
+        return _listing(classify.runs(), args, "no coding runs")
     if args.resume:
         run_id = args.resume
         record = context.store().runs.get(run_id)
