@@ -220,8 +220,18 @@ def open_dashboard_page(browser, url: str, title: str, height: int = 2000):
     return page
 
 
-# The US Congress development set (shared, not shipped) and its CAP major-topic codebook.
-CONGRESS = ROOT.parent / "shared" / "datasets" / "us-congress-cap" / "USCongress.csv.gz"
+# The shared development data (not shipped): beside the checkout, or where this machine keeps
+# it (/work/shared), so a clean clone elsewhere still finds it.
+SHARED_DATASETS = next(
+    (
+        folder
+        for folder in (ROOT.parent / "shared" / "datasets", Path("/work/shared/datasets"))
+        if folder.is_dir()
+    ),
+    ROOT.parent / "shared" / "datasets",
+)
+# The US Congress development set and its CAP major-topic codebook.
+CONGRESS = SHARED_DATASETS / "us-congress-cap" / "USCongress.csv.gz"
 CAP_CODEBOOK = DATA / "cap_major_topics.csv"
 
 

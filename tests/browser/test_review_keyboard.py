@@ -16,9 +16,12 @@ from core.evaluation.coding_run import create_coding_run, run_coding
 from core.store import Store
 from core.types.classification import CodingSpec, VerifyRule
 from tests.browser.test_offline_walk import outbound, recorded
-from tests.support import ROOT, cap_codebook, congress_bills, fake_model, last_turn
+from tests.support import CONGRESS, ROOT, cap_codebook, congress_bills, fake_model, last_turn
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CONGRESS.exists(), reason="the shared US Congress development set"),
+]
 
 DATASET, BOOK, REVIEWER = "congress-14", "cap", "kim"
 CODER_A, CODER_B = fake_model("coder-a", "a"), fake_model("coder-b", "b")

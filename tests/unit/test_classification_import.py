@@ -19,9 +19,8 @@ from core.evaluation.classification_import import (
 from core.evaluation.table_files import columns_of, read_table, sheet_names
 from core.types import RowError
 from core.types.classification import DatasetColumns, LabelValue, TextRecord
-from tests.support import ROOT
+from tests.support import CONGRESS
 
-CONGRESS = ROOT.parent / "shared" / "datasets" / "us-congress-cap" / "USCongress.csv.gz"
 COLUMNS = DatasetColumns(id="id", text="text", gold="label")
 
 

@@ -15,9 +15,7 @@ from core.evaluation.codebook_import import (
 )
 from core.types import RowError
 from core.types.classification import CodebookLabel, DatasetColumns
-from tests.support import DATA, ROOT
-
-CONGRESS = ROOT.parent / "shared" / "datasets" / "us-congress-cap" / "USCongress.csv.gz"
+from tests.support import CONGRESS, DATA
 
 
 def _write(path, text: str):
