@@ -24,6 +24,7 @@ from core.evaluation.coding_run import run_coding
 from core.evaluation.ladder import run_ladder
 from core.evaluation.lifecycle import RunStopped, process_started, this_process
 from core.evaluation.likelihood import run_likelihood
+from core.evaluation.probe_coding import is_probe_run
 from core.types import Owner, RunKind, RunStatus
 
 WORKER_MODULE = "core.app.worker"
@@ -90,8 +91,13 @@ def work(run_id: str, on_progress: OnProgress = None) -> RunStatus:
     """Work through the run's pending units in this process (a benchmark or likelihood run)."""
     cfg = context.settings()
     store = context.store(cfg)
-    kind = store.runs.get(run_id).kind
+    record = store.runs.get(run_id)
+    kind = record.kind
     with _sigterm_stops_the_run():
+        if kind == RunKind.CODING and is_probe_run(record.config):
+            from core.app.learn import work_probe_run  # learn launches workers itself
+
+            return work_probe_run(store, run_id, on_progress)
         if kind == RunKind.LADDER:
             # Its copies appear while it runs, so models are listed afresh, not pooled.
             return run_ladder(
