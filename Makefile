@@ -41,7 +41,9 @@ $(STAMP): pyproject.toml
 	  llama-cpp-python==$(LLAMA_VERSION)
 	$(PY) -m pip install --quiet --no-deps --force-reinstall \
 	  $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(PY) -m pip install --quiet -e '.[dev]'
+	# torch first, alone and pinned, so no other package can pull a CUDA build of it.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev,train]'
 	touch $@
 
 models: setup
