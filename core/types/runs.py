@@ -20,6 +20,8 @@ class RunKind(StrEnum):
     LIKELIHOOD = "likelihood"  # models x questions scored by likelihood, in the worker too
     LADDER = "ladder"  # a model quantized to several types, each copy measured
     CODING = "coding"  # models propose codebook labels for a dataset's texts
+    FINETUNE = "finetune"  # a LoRA adapter trained on labelled texts (core/types/finetune.py)
+    CURVE = "curve"  # a learning curve: methods measured at growing numbers of labelled texts
 
 
 class RunStatus(StrEnum):
