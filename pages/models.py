@@ -9,6 +9,7 @@ from core.app.generate import EXAMPLE_SCHEMA, generate, schema_from_text
 from core.app.options import default_model, model_row
 from core.errors import PerficsError
 from pages.components import resources
+from pages.components.adapter_table import adapter_section
 from pages.components.model_table import MODEL_COLUMNS
 from pages.components.quick_start import quick_start
 from pages.components.sampler import sampler_inputs
@@ -44,6 +45,7 @@ st.dataframe(table, hide_index=True, width="stretch", column_config=MODEL_COLUMN
 unusable = [m for m in models if not m.usable]
 if unusable:
     st.warning(f"{len(unusable)} file(s) cannot be used; the *Why not usable* column says why.")
+adapter_section(models)
 
 usable = [m for m in models if m.usable]
 if not usable:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.app import ladder
+from core.app.quantization import quantizable
 from core.app.runs import state_of
 from core.errors import PerficsError
 from pages.components.ladder_view import ladder_view
@@ -18,7 +19,7 @@ st.caption(
 if notice := st.session_state.pop("quant_notice", None):
     st.info(notice)
 
-models = usable_models()
+models = quantizable(usable_models())
 if not models:
     st.warning("No usable model in the models folder.")
     st.stop()

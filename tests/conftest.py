@@ -96,6 +96,19 @@ def models_dir_with_junk(tmp_path):
     return folder
 
 
+@pytest.fixture(scope="session")
+def adapter_models_dir(tmp_path_factory):
+    """A models folder with the real SmolLM2 (linked) and two synthetic LoRA adapters for it
+    (tests/lora_support.py): "tuned", whose random lora_b changes greedy answers, and "zero",
+    whose lora_b is all zero, so it must answer exactly as SmolLM2 does. Shared: read only."""
+    from tests.lora_support import SMOLLM2_FILE, linked_models, write_adapter
+
+    folder = linked_models(tmp_path_factory.mktemp("adapters") / "models", SMOLLM2_FILE)
+    write_adapter(folder, "tuned", b_scale=0.5)
+    write_adapter(folder, "zero", b_scale=0.0)
+    return folder
+
+
 def pytest_collection_modifyitems(config, items):
     """Everything under real_model/ and browser/ carries its marker, so `-m "not real_model"`
     selects the fast logic tests."""

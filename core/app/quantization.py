@@ -21,7 +21,17 @@ def source_model(name: str) -> ModelInfo:
     info = resolve(name, context.list_models())
     if not info.usable:
         raise InvalidRequest(f"{info.name} cannot be used: {info.reason}")
+    if info.is_adapter:
+        raise InvalidRequest(
+            f"{info.name} is {info.base_name} with a LoRA adapter; llama.cpp quantizes model "
+            f"files, not adapters. Quantize {info.base_name} instead."
+        )
     return info
+
+
+def quantizable(models: list[ModelInfo]) -> list[ModelInfo]:
+    """The usable model files a ladder can start from (a base with an adapter is not one)."""
+    return [m for m in models if m.usable and not m.is_adapter]
 
 
 def existing_copy(source: Path, qtype: str) -> QuantizedFile | None:
@@ -63,7 +73,7 @@ def kl_divergence(
     """`model`'s next-token distributions against `base`'s over `text` (same vocabulary)."""
     models = context.list_models()
     base_info, model_info = resolve(base, models), resolve(model, models)
-    if base_info.path == model_info.path:
+    if (base_info.path, base_info.adapter_path) == (model_info.path, model_info.adapter_path):
         raise InvalidRequest("--base and --model are the same file: its divergence is 0.")
     base_backend = context.load_backend(base)
     backend = context.load_backend(model)

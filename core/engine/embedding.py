@@ -12,17 +12,22 @@ text is ever split (docs/learning.md).
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
 
 from core.config import Settings
+from core.engine.llama_logs import (
+    LOAD_NOTES,
+    POOLING_NOTE,
+    adapter_applied,
+    adapter_failure,
+    filtered_llama_logs,
+)
 from core.errors import InvalidRequest, UnusableModel
 from core.types import ModelInfo
 
@@ -66,25 +71,6 @@ def _report(on_progress: OnProgress, done: int, total: int, started: float) -> N
         on_progress(done, total, eta)
 
 
-@contextmanager
-def _without_pooling_note() -> Iterator[None]:
-    """llama.cpp logs, at error level, that the model declares no pooling when we ask for mean
-    pooling: expected for a generative model, so that one line is kept off the terminal."""
-    import llama_cpp
-    from llama_cpp import _logger
-
-    @llama_cpp.llama_log_callback
-    def forward(level, text, user_data):
-        if b"pooling_type" not in text:
-            _logger.llama_log_callback(level, text, user_data)
-
-    llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
-    try:
-        yield
-    finally:
-        llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
-
-
 class LlamaEmbedder:
     """One GGUF model loaded in embedding mode (mean pooling). A Llama is not thread-safe, so
     each text's decode holds the lock."""
@@ -99,9 +85,10 @@ class LlamaEmbedder:
         self.lock = threading.Lock()
         context = min(n_ctx, info.context_length or n_ctx)
         try:
-            with _without_pooling_note():
+            with filtered_llama_logs(drop=(POOLING_NOTE, *LOAD_NOTES)) as errors:
                 self.llm = Llama(
                     model_path=str(info.path),
+                    lora_path=str(info.adapter_path) if info.adapter_path else None,
                     embedding=True,
                     pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
                     n_ctx=context,
@@ -115,6 +102,10 @@ class LlamaEmbedder:
                 )
         except (ValueError, RuntimeError, OSError) as exc:
             raise UnusableModel(str(info.path), f"cannot load it for embeddings: {exc}") from exc
+        if info.adapter_path and not adapter_applied(self.llm):
+            self.llm.close()
+            reason = f"cannot apply it to {info.base_name or info.path.name}: "
+            raise UnusableModel(str(info.adapter_path), reason + adapter_failure(errors))
         self.n_ctx = self.llm.n_ctx()
         self.dim = self.llm.n_embd()
 

@@ -60,6 +60,37 @@ def _skip_value(fh: BinaryIO, value_type: int) -> None:
         raise ValueError(f"unknown GGUF value type {value_type}")
 
 
+def _read_text(fh: BinaryIO, limit: int = 1 << 24) -> str:
+    size = _read(fh, "<Q")
+    if size > limit:  # a corrupt length; reading it would try to allocate that much
+        raise ValueError(f"the GGUF header gives a string {size} bytes long (corrupt file)")
+    data = fh.read(size)
+    if len(data) != size:
+        raise ValueError("the GGUF header ends early")
+    return data.decode("utf-8", errors="replace")
+
+
+def header_strings(path: Path) -> dict[str, str]:
+    """The header's string-valued keys ("general.type", "general.architecture", …); other
+    values are skipped. Raises ValueError for a file that is not GGUF or ends early."""
+    with path.open("rb") as fh:
+        if fh.read(4) != b"GGUF":
+            raise ValueError("not a GGUF file (missing GGUF magic bytes)")
+        version = _read(fh, "<I")
+        if version < 2:
+            raise ValueError(f"GGUF version {version}; 2 or later is read")
+        _read(fh, "<Q")  # tensor count
+        strings = {}
+        for _ in range(_read(fh, "<Q")):
+            key = _read_text(fh)
+            value_type = _read(fh, "<I")
+            if value_type == _STRING:
+                strings[key] = _read_text(fh)
+            else:
+                _skip_value(fh, value_type)
+        return strings
+
+
 def tensor_types(path: Path) -> dict[str, int]:
     """Each tensor's name and ggml type id, in file order."""
     with path.open("rb") as fh:

@@ -18,6 +18,12 @@ import psutil
 from core.engine import llama_kld, llama_measure
 from core.engine.backend import OnToken
 from core.engine.choices import score_choices
+from core.engine.llama_logs import (
+    LOAD_NOTES,
+    adapter_applied,
+    adapter_failure,
+    filtered_llama_logs,
+)
 from core.engine.llama_scoring import CanonicalScorer
 from core.engine.prompts import FALLBACK_STOP, check_messages, check_prompt, fallback_chat_prompt
 from core.engine.registry import read_metadata
@@ -58,14 +64,18 @@ class LlamaBackend:
         context = min(n_ctx, info.context_length or n_ctx)
         self._rss_before_load = psutil.Process().memory_info().rss
         try:
-            self.llm = Llama(
-                model_path=str(info.path),
-                n_ctx=context,
-                n_threads=threads,
-                n_threads_batch=threads,
-                seed=seed,
-                verbose=False,
-            )
+            with filtered_llama_logs(drop=LOAD_NOTES) as errors:
+                # With an adapter llama-cpp-python reads the weights instead of mapping them,
+                # so they count in the memory measured below either way (paged in or read).
+                self.llm = Llama(
+                    model_path=str(info.path),
+                    lora_path=str(info.adapter_path) if info.adapter_path else None,
+                    n_ctx=context,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    seed=seed,
+                    verbose=False,
+                )
         except (ValueError, RuntimeError, OSError) as exc:
             # Re-read through the metadata path to get llama.cpp's specific reason.
             try:
@@ -74,6 +84,10 @@ class LlamaBackend:
             except ValueError as meta_exc:
                 reason = str(meta_exc)
             raise UnusableModel(str(info.path), reason) from exc
+        if info.adapter_path and not adapter_applied(self.llm):
+            self.llm.close()
+            reason = f"cannot apply it to {info.base_name or info.path.name}: "
+            raise UnusableModel(str(info.adapter_path), reason + adapter_failure(errors))
         self.n_ctx = self.llm.n_ctx()
         self.memory_mb = self._measure_footprint()
         self._formatter = self._chat_formatter()

@@ -2,29 +2,24 @@
 
 Metadata comes from llama.cpp's own loader in vocab-only mode (fast, and it validates tensor
 bounds, so truncated files are caught). SHA-256 and metadata are cached per file, keyed on
-size and modification time, so each file is hashed once.
+size and modification time, so each file is hashed once (core/engine/file_cache.py). LoRA
+adapters under models/adapters/ are listed as "<base>+<adapter>" (core/engine/adapters.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
-import json
-import logging
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from core.engine.adapters import list_adapters, with_adapters
+from core.engine.file_cache import FileCache, sha256_file
 from core.errors import AmbiguousModel, ModelNotFound
 from core.types import ModelInfo
 
-log = logging.getLogger(__name__)
-
 GGUF_MAGIC = b"GGUF"
-_CACHE_FILE = "models.json"
-_HASH_BLOCK = 4 * 1024 * 1024
 
 
 def _quantization_names() -> dict[int, str]:
@@ -38,14 +33,6 @@ def _quantization_names() -> dict[int, str]:
         elif key == "LLAMA_FTYPE_ALL_F32":
             names[value] = "F32"
     return names
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _loader_error(log_text: str) -> str:
@@ -105,51 +92,7 @@ def _info_from_metadata(path: Path, size: int, sha: str, meta: dict[str, str]) -
     )
 
 
-class _Cache:
-    """JSON file of ModelInfo fields keyed by absolute path; stale when size or mtime change."""
-
-    def __init__(self, cache_dir: Path | None):
-        self.file = cache_dir / _CACHE_FILE if cache_dir else None
-        self.entries: dict[str, dict[str, Any]] = {}
-        self.dirty = False
-        if self.file and self.file.exists():
-            try:
-                self.entries = json.loads(self.file.read_text())
-            except (OSError, ValueError):
-                log.warning("ignoring unreadable model cache %s", self.file)
-
-    def get(self, path: Path, stat: os.stat_result) -> ModelInfo | None:
-        entry = self.entries.get(str(path.resolve()))
-        if not entry or entry["size"] != stat.st_size or entry["mtime_ns"] != stat.st_mtime_ns:
-            return None
-        fields = dict(entry["info"])
-        fields["path"] = path
-        return ModelInfo(**fields)
-
-    def put(self, path: Path, stat: os.stat_result, info: ModelInfo) -> None:
-        fields = asdict(info)
-        fields["path"] = str(path)
-        self.entries[str(path.resolve())] = {
-            "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns,
-            "info": fields,
-        }
-        self.dirty = True
-
-    def save(self) -> None:
-        if not (self.file and self.dirty):
-            return
-        try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.entries, indent=1))
-            tmp.replace(self.file)
-        except OSError as exc:
-            # A read-only data folder only costs re-hashing next time.
-            log.warning("cannot write model cache %s: %s", self.file, exc)
-
-
-def inspect_model(path: Path, cache: _Cache | None = None) -> ModelInfo:
+def inspect_model(path: Path, cache: FileCache | None = None) -> ModelInfo:
     """Describe one file; never raises for a bad file, it is reported as unusable."""
     try:
         stat = path.stat()
@@ -170,17 +113,20 @@ def inspect_model(path: Path, cache: _Cache | None = None) -> ModelInfo:
 
 
 def discover(models_dir: Path, cache_dir: Path | None = None) -> list[ModelInfo]:
-    """All .gguf files in models_dir, sorted by name, usable or not."""
+    """All .gguf files in models_dir, sorted by name, usable or not, each followed by the
+    adapters in models_dir/adapters/ that apply to it ("<base>+<adapter>"); adapters that
+    cannot be used come last, with the reason."""
     if not models_dir.is_dir():
         return []
-    cache = _Cache(cache_dir)
+    cache = FileCache(cache_dir)
     found = [
         inspect_model(p, cache)
         for p in sorted(models_dir.iterdir(), key=lambda p: p.name.lower())
         if p.suffix.lower() == ".gguf" and p.is_file()
     ]
+    adapters = list_adapters(models_dir, found, cache)
     cache.save()
-    return found
+    return with_adapters(found, adapters)
 
 
 def resolve(name: str, models: list[ModelInfo]) -> ModelInfo:
@@ -217,6 +163,7 @@ def default_model(models: list[ModelInfo]) -> ModelInfo | None:
 def as_row(info: ModelInfo) -> dict[str, Any]:
     row = asdict(info)
     row["path"] = str(info.path)
+    row["adapter_path"] = str(info.adapter_path) if info.adapter_path else None
     row["file_size_mb"] = round(info.file_size / 1e6, 1)
     return row
 

@@ -165,8 +165,9 @@ def judge_pair(
 def default_judge(models: list[ModelInfo]) -> ModelInfo | None:
     """The best judge we can run offline: an instruction-tuned model (one with a chat
     template) before a base model, which only continues text and tends to rate everything
-    alike; the largest file among those."""
-    usable = [m for m in models if m.usable]
+    alike; the largest file among those. A model with a LoRA adapter is never picked: it was
+    tuned for one task, and its base is there to judge instead."""
+    usable = [m for m in models if m.usable and not m.is_adapter]
     if not usable:
         return None
     return max(usable, key=lambda m: (m.has_chat_template, m.file_size))
@@ -174,7 +175,7 @@ def default_judge(models: list[ModelInfo]) -> ModelInfo | None:
 
 def judge_choice_reason(judge: ModelInfo, models: list[ModelInfo]) -> str:
     """Why `auto` picked this judge, in words the user sees beside the choice."""
-    usable = [m for m in models if m.usable]
+    usable = [m for m in models if m.usable and not m.is_adapter]
     if not judge.has_chat_template:
         return (
             f"{judge.name} is a base model (no chat template) and no instruction-tuned model "

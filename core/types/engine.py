@@ -56,6 +56,16 @@ class ModelInfo:
     quantization: str | None = None
     context_length: int | None = None
     has_chat_template: bool = False
+    # A base model with a LoRA adapter applied: `path` is the base file, `sha256` identifies
+    # the pair (core/engine/adapters.py) and changes when either file does.
+    adapter_path: Path | None = None
+    adapter_sha256: str | None = None
+    base_name: str | None = None
+    base_sha256: str | None = None
+
+    @property
+    def is_adapter(self) -> bool:
+        return self.adapter_path is not None
 
 
 @dataclass(frozen=True)
