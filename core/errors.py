@@ -60,3 +60,18 @@ class StoreLocked(StoreError):
 class InvalidLabels(PerficsError):
     """Label sets that statistics cannot use as given: a code outside the codebook, several
     labels where one is expected, an unknown coder, a cycle in a label hierarchy."""
+
+
+TRAIN_EXTRA_INSTALL = "pip install -e '.[train]'"
+
+
+class TrainingUnavailable(PerficsError):
+    """LoRA fine-tuning needs the optional [train] packages (torch, transformers, peft, gguf,
+    safetensors), which the dashboard and the CLI do without until someone trains."""
+
+    def __init__(self, missing: str):
+        self.missing = missing
+        super().__init__(
+            f"LoRA fine-tuning needs the optional training packages, and {missing} is not "
+            f"installed. Add them with: {TRAIN_EXTRA_INSTALL}"
+        )

@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from core.types.agreement import MetricValue
+from core.types.classification import VerifyRule
+from core.types.engine import ModelInfo
+from core.types.learning import LabelSource
 
 ADAPTER_FORMAT = 1  # bumped when adapter.gguf's layout or manifest.json changes shape
 ADAPTERS_FOLDER = "adapters"  # under the models folder
@@ -118,3 +121,57 @@ class AdapterManifest:
         fields["settings"] = LoraSettings.from_json(stored["settings"])
         fields["metrics"] = {k: MetricValue(**v) for k, v in stored.get("metrics", {}).items()}
         return cls(**fields)
+
+
+@dataclass(frozen=True)
+class FinetuneSpec:
+    """A fine-tuning run as the user asks for it. The labelled texts are split once, seeded,
+    into validation texts (`settings.validation_share` of them) and a training pool, as probes
+    split theirs (core/evaluation/probe.py); `train_size` trains on a seeded subset of the pool."""
+
+    name: str  # the adapter's name
+    dataset: str
+    codebook: str
+    model: ModelInfo
+    source: LabelSource = LabelSource.VERIFIED
+    rule: VerifyRule = VerifyRule.ONE
+    train_size: int | None = None  # None: the whole training pool
+    settings: LoraSettings = field(default_factory=LoraSettings)
+    replace: bool = False  # overwrite an adapter of that name
+
+
+IGNORE_INDEX = -100  # a label position the loss skips (PyTorch's cross-entropy default)
+
+
+@dataclass(frozen=True)
+class TrainingExample:
+    """One labelled text as token ids for the model, in the exact zero-shot coding prompt;
+    `labels` is IGNORE_INDEX over the prompt, so only the answer (and its end token) is learnt."""
+
+    text_id: str
+    input_ids: tuple[int, ...]
+    labels: tuple[int, ...]
+    text_cut: bool = False  # the text was shortened so the example fits max_tokens
+
+    @property
+    def answer_tokens(self) -> int:
+        return sum(1 for label in self.labels if label != IGNORE_INDEX)
+
+
+@dataclass(frozen=True)
+class FinetuneStep:
+    """One optimiser step: its mean loss over the batch's answer tokens, the non-pad tokens it
+    pushed through forward and backward, and the seconds forward, backward and update took."""
+
+    step: int  # 1-based, counted over all epochs
+    epoch: int  # 1-based
+    loss: float
+    tokens: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class FinetuneValidation:
+    step: int  # the optimiser step after which it was measured
+    loss: float  # mean over every answer token of the validation texts
+    n_examples: int
