@@ -15,6 +15,7 @@ prompt prefix.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 
 from core.errors import GenerationFailed, InvalidRequest
 from core.evaluation.benchmark import LoadBackend, OnProgress, check_models
@@ -43,6 +44,17 @@ def example_pool(store: Store, dataset: str, codebook: Codebook, multi_label: bo
     if not multi_label:
         labelled = {tid: codes for tid, codes in labelled.items() if len(codes) == 1}
     return labelled
+
+
+def draw_examples(
+    pool: Mapping[str, tuple[str, ...]], count: int, seed: int | str
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`count` (text id, label codes) of the pool, seeded: the first of a seeded shuffle of
+    the sorted ids. Restrict the pool to restrict the examples (a learning curve passes only
+    its n training texts)."""
+    order = sorted(pool)
+    random.Random(seed).shuffle(order)
+    return tuple((tid, tuple(pool[tid])) for tid in order[:count])
 
 
 def plan_coding(
@@ -80,9 +92,7 @@ def plan_coding(
                 f"{spec.shots}-shot coding needs at least {spec.shots + 1} texts with verified "
                 f"or gold labels of this codebook; dataset {spec.dataset!r} has {len(pool)}."
             )
-        order = sorted(pool)
-        random.Random(spec.seed).shuffle(order)
-        examples = tuple((tid, pool[tid]) for tid in order[: spec.shots + 1])
+        examples = draw_examples(pool, spec.shots + 1, spec.seed)
     config = CodingConfig(
         dataset=spec.dataset,
         codebook=spec.codebook,

@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from core.store.duck import now, scalar
-from core.store.migrations_learning import _m011_learning
+from core.store.migrations_learning import _m011_learning, _m012_curve_intervals
 from core.store.migrations_token_level import (
     _m008_likelihood,
     _m009_quantization_ladder,
@@ -366,6 +366,7 @@ MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m009_quantization_ladder,
     _m010_classification,
     _m011_learning,
+    _m012_curve_intervals,
 ]
 
 

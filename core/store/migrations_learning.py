@@ -54,3 +54,12 @@ def _m011_learning(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+
+
+def _m012_curve_intervals(con: duckdb.DuckDBPyConnection) -> None:
+    """A curve point's bootstrap interval over the held-out texts (what a point measured once
+    shows as its interval) and why a value is missing (a method that could not learn from the
+    point's texts, or a metric undefined for them)."""
+    con.execute("ALTER TABLE curve_points ADD COLUMN low DOUBLE")
+    con.execute("ALTER TABLE curve_points ADD COLUMN high DOUBLE")
+    con.execute("ALTER TABLE curve_points ADD COLUMN reason VARCHAR")

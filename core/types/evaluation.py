@@ -165,6 +165,8 @@ class ItemKind(StrEnum):
     LADDER_RUNG = "ladder_rung"  # measure one model of the ladder
     # Coding runs (core/evaluation/coding.py); question_id holds the text's id.
     CODE = "code"  # one model proposes labels for one text
+    # Learning curves (core/evaluation/curve.py); question_id shows the point, never parsed.
+    CURVE_POINT = "curve_point"  # one method of one model at one n in one repeat
 
 
 @dataclass(frozen=True, order=True)
