@@ -67,6 +67,8 @@ WORKER_KINDS = (
     RunKind.LIKELIHOOD,
     RunKind.LADDER,
     RunKind.CODING,
+    RunKind.FINETUNE,
+    RunKind.CURVE,
 )  # two from each of the built-in suite's nine categories
 
 
@@ -367,3 +369,11 @@ def delete_run(run_id: str) -> None:
     if run.status == RunStatus.RUNNING:
         raise InvalidRequest(f"Run {run_id} is running; stop it before deleting it.")
     store.runs.delete(run_id)
+    if run.kind == RunKind.FINETUNE:
+        from core.app.finetune import delete_checkpoints  # it imports this module
+
+        delete_checkpoints(run_id)
+    if run.kind == RunKind.CURVE:
+        from core.app.learn_curve import remove_cache  # it imports this module
+
+        remove_cache(run_id)

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from core.app import context
+from core.engine.training_packages import prefer_passive_openmp
 from core.errors import PerficsError
 from core.evaluation.benchmark import OnProgress, run_benchmark
 from core.evaluation.coding_run import run_coding
@@ -98,6 +99,18 @@ def work(run_id: str, on_progress: OnProgress = None) -> RunStatus:
             from core.app.learn import work_probe_run  # learn launches workers itself
 
             return work_probe_run(store, run_id, on_progress)
+        if kind == RunKind.CURVE:
+            from core.app.learn_curve import work_curve_run  # it launches workers itself
+
+            if "lora" in record.config.methods:
+                # Before its k-shot points load llama.cpp, which loads OpenMP for torch too.
+                prefer_passive_openmp()
+
+            return work_curve_run(store, run_id, on_progress)
+        if kind == RunKind.FINETUNE:
+            from core.app.finetune import work_finetune_run  # it launches workers itself
+
+            return work_finetune_run(store, run_id, on_progress)
         if kind == RunKind.LADDER:
             # Its copies appear while it runs, so models are listed afresh, not pooled.
             return run_ladder(

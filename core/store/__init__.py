@@ -18,6 +18,8 @@ evaluation, ranking or app module.
     store.codebooks.get(name)         codebooks and their labels
     store.codings.proposals(...)      labels models proposed in coding runs
     store.reviews.queue(...)          reviewers' decisions, the review queue, verified labels
+    store.finetune.steps(run_id)      fine-tuning runs' loss curves and validation losses
+    store.curves.aggregate(run_id)    learning curves' points, averaged over repeats
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from pathlib import Path
 from core.store.aggregates import Aggregates
 from core.store.classification import CodebookTable, DatasetTable
 from core.store.codings import CodingTable
+from core.store.curves import CurveTable
 from core.store.database import Database
 from core.store.duck import scalar
 from core.store.export import EXPORTABLE_TABLES, FORMATS, export_table
+from core.store.finetune import FinetuneTable
 from core.store.generations import GenerationTable
 from core.store.items import ItemTable
 from core.store.judges import JudgeTable
@@ -65,6 +69,8 @@ class Store:
         self.codebooks = CodebookTable(self.db)
         self.codings = CodingTable(self.db)
         self.reviews = ReviewTable(self.db)
+        self.finetune = FinetuneTable(self.db)
+        self.curves = CurveTable(self.db)
 
     @property
     def path(self) -> Path:

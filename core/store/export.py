@@ -24,6 +24,9 @@ EXPORTABLE_TABLES = (
     "cls_proposals",
     "cls_reviews",
     "cls_review_labels",
+    "ft_steps",
+    "ft_validation",
+    "curve_points",
 )
 FORMATS = ("parquet", "csv")
 

@@ -207,6 +207,9 @@ class RunTable:
                 "ladder_rungs",
                 "cls_proposals",
                 "cls_codings",
+                "ft_steps",
+                "ft_validation",
+                "curve_points",
                 "run_items",
             ):
                 con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
@@ -241,6 +244,8 @@ class RunTable:
                 SELECT run_id, count(*) FILTER (WHERE status <> 'pending') AS items_done,
                        avg(seconds) AS seconds_per_item
                 FROM run_items GROUP BY run_id
+                UNION ALL  -- a fine-tuning run's units are its optimiser steps
+                SELECT run_id, count(*), avg(seconds) FROM ft_steps GROUP BY run_id
             )
             SELECT r.id, r.kind, r.created_at, r.status, r.pid, r.owner_started_at,
                    r.heartbeat_at, r.config->>'suite' AS suite,

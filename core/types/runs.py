@@ -9,8 +9,10 @@ from enum import StrEnum
 from typing import Any
 
 from core.types.classification import CodingConfig
+from core.types.curves import CurveConfig
 from core.types.engine import ModelInfo, SamplerSettings
 from core.types.evaluation import PromptTemplate
+from core.types.finetune import FinetuneConfig
 from core.types.token_level import LadderConfig
 
 
@@ -225,6 +227,8 @@ CONFIG_TYPES: dict[RunKind, type] = {
     RunKind.LIKELIHOOD: LikelihoodConfig,
     RunKind.LADDER: LadderConfig,
     RunKind.CODING: CodingConfig,
+    RunKind.FINETUNE: FinetuneConfig,
+    RunKind.CURVE: CurveConfig,
 }
 
 

@@ -11,6 +11,8 @@ import sys
 from contextlib import contextmanager
 
 from core.app import context, learn
+from core.app.cli import finetune as finetune_cli
+from core.app.cli import learn_curve
 from core.app.cli.common import print_json, work_or_launch
 from core.engine.registry import resolve
 from core.errors import InvalidRequest
@@ -26,7 +28,9 @@ HEADLINES = {
 
 
 def register(sub) -> None:
-    p = sub.add_parser("learn", help="embedding probes trained on verified or gold labels")
+    p = sub.add_parser(
+        "learn", help="embedding probes and LoRA adapters trained on verified or gold labels"
+    )
     lsub = p.add_subparsers(dest="learn_command", required=True)
 
     q = lsub.add_parser("probe", help="train an embedding probe; or list or delete probes")
@@ -57,6 +61,10 @@ def register(sub) -> None:
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=_code)
+
+    finetune_cli.register(lsub)
+
+    learn_curve.register(lsub)
 
 
 @contextmanager
