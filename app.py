@@ -24,6 +24,8 @@ navigation = st.navigation(
         st.Page("pages/classify.py", title="Classify"),
         st.Page("pages/review.py", title="Review"),
         st.Page("pages/agreement.py", title="Agreement & metrics"),
+        st.Page("pages/learn.py", title="Learn"),
+        st.Page("pages/finetune.py", title="Fine-tune"),
     ]
 )
 

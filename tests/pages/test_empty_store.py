@@ -19,6 +19,8 @@ PAGES = [
     "pages/classify.py",
     "pages/review.py",
     "pages/agreement.py",
+    "pages/learn.py",
+    "pages/finetune.py",
 ]
 
 
