@@ -20,6 +20,7 @@ bench: setup models
 	$(PY) scripts/bench_scoring.py
 	$(PY) scripts/bench_kld.py
 	$(PY) scripts/bench_classify.py
+	$(PY) scripts/bench_learn.py
 
 setup: $(STAMP)
 
