@@ -105,7 +105,10 @@ def test_loading_a_corrupt_file_raises_unusable_model(tmp_path):
 
 
 def test_model_memory_footprint_is_measured_at_load(smollm2):
-    # Weights (98 MB) plus KV cache and buffers; far below the whole process's peak RSS.
-    assert 98 < smollm2.memory_mb < 2048
+    # Weights (a 98 MB file) plus KV cache and buffers, far below the process's peak RSS. The
+    # first model loaded in a process also carries llama.cpp's one-time set-up: measured at
+    # 138 MiB first and 92 MiB after another model was loaded and closed, so the lower bound
+    # is half the file, not the whole of it.
+    assert smollm2.info.file_size / 2**20 / 2 < smollm2.memory_mb < 2048
     gen = smollm2.chat(QUESTION, GREEDY)
     assert gen.model_memory_mb == smollm2.memory_mb
