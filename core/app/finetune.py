@@ -37,6 +37,7 @@ from core.evaluation.finetune_run import (
 )
 from core.store import Store
 from core.types import ModelInfo, RunKind, RunState, RunStatus
+from core.types.agreement import MetricValue
 from core.types.classification import VerifyRule
 from core.types.finetune import (
     ADAPTERS_FOLDER,
@@ -267,6 +268,10 @@ def adapters() -> tuple[AdapterManifest, ...]:
 
 def adapter_manifest(name: str) -> AdapterManifest:
     return adapter_files.read_adapter(adapter_files.adapter_folder(adapters_dir(), name))
+
+
+def record_adapter_metrics(name: str, metrics: dict[str, MetricValue]) -> None:
+    adapter_files.record_metrics(adapters_dir(), name, metrics)
 
 
 def delete_adapter(name: str) -> None:

@@ -83,6 +83,12 @@ def lora_trainer() -> TrainLora | None:
     return None if lora_unavailable() else _train_for_curve
 
 
+def _note_adapter_metrics(name: str, metrics) -> None:
+    from core.app import finetune
+
+    finetune.record_adapter_metrics(name, metrics)
+
+
 def _open_adapter(name: str):
     """A base model with an adapter, listed afresh (an adapter trained a moment ago is new)."""
     cfg = context.settings()
@@ -98,6 +104,7 @@ def tools(run_id: str) -> CurveTools:
         cache_dir=cache_dir(run_id),
         train_lora=lora_trainer(),
         open_adapter=_open_adapter,
+        note_adapter_metrics=_note_adapter_metrics,
     )
 
 

@@ -12,11 +12,14 @@ import json
 import re
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from core.engine.adapters import read_manifest
 from core.errors import InvalidRequest
+from core.types.agreement import MetricValue
 from core.types.finetune import ADAPTER_FILE, ADAPTER_SEPARATOR, MANIFEST_FILE, AdapterManifest
+from core.types.learning import PROBE_HEADLINE_METRICS
 
 # Names travel in model names ("<base>+<name>"), comma-separated model lists and paths.
 ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
@@ -91,6 +94,18 @@ def write_adapter_folder(
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return final
+
+
+def record_metrics(adapters_dir: Path, name: str, metrics: dict[str, MetricValue]) -> None:
+    """Keep an adapter's held-out metrics in its manifest (a temporary file, then a rename);
+    only the headline figures, as a probe's manifest keeps them."""
+    folder = adapter_folder(adapters_dir, name)
+    manifest = read_adapter(folder)
+    kept = {k: v for k, v in metrics.items() if k in PROBE_HEADLINE_METRICS}
+    text = json.dumps(replace(manifest, metrics=kept).to_json(), indent=2, ensure_ascii=False)
+    partial = folder / f".{MANIFEST_FILE}.partial"
+    partial.write_text(text + "\n", encoding="utf-8")
+    partial.replace(folder / MANIFEST_FILE)
 
 
 def delete_adapter(adapters_dir: Path, name: str) -> None:

@@ -35,6 +35,7 @@ from core.evaluation.coding_run import draw_examples
 from core.evaluation.linear_probe import fit_probe
 from core.store import Store
 from core.types import ModelInfo, ModelRef
+from core.types.agreement import MetricValue
 from core.types.curves import CurveConfig, CurveMethod, CurvePoint, PointResult
 from core.types.finetune import ADAPTER_SEPARATOR, AdapterManifest, LoraSettings
 
@@ -74,6 +75,8 @@ class CurveTools:
     cache_dir: Path | None = None
     train_lora: TrainLora | None = None
     open_adapter: Callable[[str], Backend] | None = None
+    # Keeps an adapter's held-out metrics in its manifest (adapter name, metrics).
+    note_adapter_metrics: Callable[[str, dict[str, MetricValue]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -319,7 +322,10 @@ def measure_lora(bench: CurveBench, point: CurvePoint) -> PointResult:
     finally:
         if close := getattr(backend, "close", None):
             close()  # one base-and-adapter model in memory at a time
-    return PointResult(bench.metrics(predicted, name), manifest.wall_seconds, seconds)
+    measured = bench.metrics(predicted, name)
+    if tools.note_adapter_metrics:
+        tools.note_adapter_metrics(manifest.name, measured)
+    return PointResult(measured, manifest.wall_seconds, seconds)
 
 
 METHODS: dict[CurveMethod, Callable[[CurveBench, CurvePoint], PointResult]] = {

@@ -321,7 +321,7 @@ def test_the_lora_method_trains_on_each_points_texts_and_codes_with_its_adapter(
     from core.evaluation.curve_methods import CurveTools
     from core.types.finetune import AdapterManifest, LoraSettings
 
-    requests, opened = [], []
+    requests, opened, noted = [], [], {}
 
     def train(request):
         requests.append(request)
@@ -338,8 +338,13 @@ def test_the_lora_method_trains_on_each_points_texts_and_codes_with_its_adapter(
 
     lora = LoraSettings(seed=7, threads=1)
     run_id = curves.create_curve(fruit, spec(methods=(CurveMethod.LORA,), lora=lora), threads=2)
-    tools = CurveTools(load=lambda n: None, open_embedder=None, train_lora=train,
-                       open_adapter=open_adapter)  # fmt: skip
+    tools = CurveTools(
+        load=lambda n: None,
+        open_embedder=None,
+        train_lora=train,
+        open_adapter=open_adapter,
+        note_adapter_metrics=noted.__setitem__,
+    )
     assert curves.run_curve(fruit, run_id, tools) == RunStatus.COMPLETED
     config = learn_curve.curve_config(run_id)
     trained = [p for p in plan_points(config) if p.n_train > 0]
@@ -354,6 +359,10 @@ def test_the_lora_method_trains_on_each_points_texts_and_codes_with_its_adapter(
     table = learn_curve.table(run_id).set_index(["method", "n_train"])
     assert table.loc[("lora", 48), "accuracy"] == 1.0  # the stand-in adapter knows the fruit
     assert table.loc[("lora", 48), "train_seconds"] == 12.5  # the whole training job
+    # Each adapter's manifest is given the held-out metrics its point measured.
+    assert sorted(noted) == sorted(r.adapter for r in requests)
+    n48 = next(r.adapter for r in requests if len(r.train_ids) == 48)
+    assert noted[n48]["accuracy"].value == table.loc[("lora", 48), "accuracy"]
     assert "base model zero-shot" in table.loc[("lora", 0), "reason"]
     (row,) = [r for r in learn_curve.compare(run_id).rows if r.method == "lora"]
     assert row.train_cpu_hours == pytest.approx(12.5 * 1 / 3600)  # LoRA's own threads

@@ -299,3 +299,23 @@ def test_training_on_given_texts_resumes_the_same_interrupted_run(fruit, tmp_pat
     assert trainers[-1].batches[0] == trainers[0].batches[2]  # step 3 again, from step 2
     assert [s.step for s in fruit.finetune.steps(run_id)] == [1, 2, 3, 4]
     assert finetune.adapter_manifest("fruity") == manifest
+
+
+def test_an_adapters_held_out_metrics_are_kept_in_its_manifest(tmp_path):
+    from dataclasses import replace
+
+    from core.evaluation.adapter_files import read_adapter, record_metrics, write_adapter_folder
+    from core.types.agreement import MetricValue
+    from core.types.finetune import AdapterManifest, LoraSettings
+
+    manifest = AdapterManifest(
+        "tuned", "base", "0" * 64, "llama", "d", "c", ("A", "B"), "h", 8, 0, LoraSettings(),
+        2, 100, 1.0, 2.0, 10.0, 0.5, None, "run", "2026-01-01T00:00:00+00:00",
+    )  # fmt: skip
+    write_adapter_folder(tmp_path, manifest, lambda path: path.write_bytes(b"GGUF"), False)
+    accuracy = MetricValue(0.75, 0.6, 0.9, 40)
+    record_metrics(tmp_path, "tuned", {"accuracy": accuracy, "hamming_loss": accuracy})
+    kept = read_adapter(tmp_path / "tuned")
+    assert kept.metrics == {"accuracy": accuracy}  # headline figures only
+    assert replace(kept, metrics={}) == manifest  # nothing else changed
+    assert not [p.name for p in (tmp_path / "tuned").iterdir() if p.name.startswith(".")]
