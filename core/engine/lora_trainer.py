@@ -29,7 +29,7 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,19 @@ def _quiet(transformers) -> None:
     warnings.filterwarnings("ignore", message="Could not find a config file", module=r"peft\.")
 
 
+@contextlib.contextmanager
+def _flushing_denormals(torch) -> Iterator[None]:
+    """Treat subnormal floats as zero while training, which keeps CPU steps from slowing
+    down on them. It is processor state for the whole thread, so it is switched back off
+    afterwards: left on, it changed later arithmetic in the same process (hypothesis, for
+    one, refuses to run with it)."""
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
 @dataclass
 class BaseModel:
     """The base model in float32, ready for an adapter, and its transformers config."""
@@ -88,7 +101,6 @@ def load_base_model(path: Path, threads: int) -> BaseModel:
     require_training_packages()
     torch = _torch()
     torch.set_num_threads(threads)
-    torch.set_flush_denormal(True)
     transformers = import_training("transformers")
     _quiet(transformers)
     started = time.perf_counter()
@@ -205,6 +217,10 @@ class LoraTrainer:
         """Every step after the last checkpoint; check_stop() runs before each step and may
         raise to stop (the work since the last checkpoint is then redone on resume)."""
         total = total_steps(len(train), self.settings)
+        with _flushing_denormals(self.torch):
+            self._steps(train, validation, total, on_step, on_validation, check_stop)
+
+    def _steps(self, train, validation, total, on_step, on_validation, check_stop) -> None:
         for step in range(self.done + 1, total + 1):
             check_stop()
             epoch, picked = batch_of(step, len(train), self.settings)
