@@ -146,6 +146,18 @@ class _Tasks:
         return self.shared
 
 
+def run_texts(store: Store, config: CodingConfig) -> dict[str, str]:
+    """The texts of a coding run by id; refused when the dataset has lost any of them."""
+    texts = {t.id: t.text for t in store.datasets.texts(config.dataset)}
+    missing = set(config.text_ids) - set(texts)
+    if missing:
+        raise InvalidRequest(
+            f"Dataset {config.dataset!r} no longer has text(s) {sorted(missing)[:5]}; "
+            "this run cannot be resumed."
+        )
+    return texts
+
+
 def run_coding(
     store: Store, run_id: str, load: LoadBackend, on_progress: OnProgress = None
 ) -> RunStatus:
@@ -157,13 +169,7 @@ def run_coding(
     run = RunLifecycle(store, run_id)
     with run.working():
         run.check_stop()
-        texts = {t.id: t.text for t in store.datasets.texts(config.dataset)}
-        missing = set(config.text_ids) - set(texts)
-        if missing:
-            raise InvalidRequest(
-                f"Dataset {config.dataset!r} no longer has text(s) {sorted(missing)[:5]}; "
-                "this run cannot be resumed."
-            )
+        texts = run_texts(store, config)
         check_models(config.models, load)
         tasks = _Tasks(store, config)
 

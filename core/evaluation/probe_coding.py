@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from core.engine.embedding import Embedder, OnProgress
 from core.errors import InvalidRequest
+from core.evaluation.coding_run import run_texts
 from core.evaluation.lifecycle import RunLifecycle
 from core.evaluation.linear_probe import LinearProbe
 from core.store import Store
@@ -114,13 +115,7 @@ def run_probe_coding(
     run = RunLifecycle(store, run_id)
     with run.working():
         run.check_stop()
-        texts = {t.id: t.text for t in store.datasets.texts(config.dataset)}
-        missing = set(config.text_ids) - set(texts)
-        if missing:
-            raise InvalidRequest(
-                f"Dataset {config.dataset!r} no longer has text(s) {sorted(missing)[:5]}; "
-                "this run cannot be resumed."
-            )
+        texts = run_texts(store, config)
         probe, manifest, embedder = open_probe(name)
         if fingerprint(probe) != expected:
             raise InvalidRequest(
