@@ -18,7 +18,7 @@ from core.engine.training_packages import prefer_passive_openmp
 from core.errors import InvalidRequest
 from core.ranking.learning import candidate
 from core.ranking.perfics import PRESETS
-from core.types import RunKind, RunStatus
+from core.types import RunStatus
 from core.types.agreement import OVERALL_METRICS
 from core.types.classification import VerifyRule
 from core.types.curves import (
@@ -240,10 +240,7 @@ def _compare_json(report: CompareReport, ranked) -> dict:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    record = context.store().runs.get(args.run)
-    if record.kind != RunKind.CURVE:
-        raise InvalidRequest(f"Run {args.run} is a {record.kind} run, not a learning curve.")
-    report = learn_curve.compare(args.run, args.n)
+    report = learn_curve.compare(args.run, args.n)  # refuses a run that is no curve
     if not (args.preset or args.weights):
         args.preset = PRESET
     weights = parse_weights(args)
