@@ -145,7 +145,9 @@ def tokens_per_second(run_id: str) -> float | None:
 
 
 def _ready(store: Store) -> Store:
-    require_training()  # before anything is planned or stored
+    # Only whether the packages are there: OpenMP is set by the process that trains (the
+    # CLI's handler, the worker), not by the dashboard that merely queues the run.
+    require_training_packages()  # before anything is planned or stored
     store.init()
     return store
 
