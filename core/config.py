@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     fake_delay_s: float = Field(default=0.0, ge=0)
     # How long a writer waits for another process to release the DuckDB file lock.
     lock_timeout_s: float = Field(default=10.0, ge=0)
+    # OpenAI-compatible endpoints the user declared (core/engine/endpoint_config.py). Unset,
+    # it is endpoints.toml beside the store, in the data folder.
+    endpoints_file: Path | None = None
+
+    @property
+    def endpoints_path(self) -> Path:
+        return self.endpoints_file or self.db.parent / "endpoints.toml"
 
 
 def get_settings() -> Settings:

@@ -75,3 +75,26 @@ class TrainingUnavailable(PerficsError):
             f"LoRA fine-tuning needs the optional training packages, and {missing} is not "
             f"installed. Add them with: {TRAIN_EXTRA_INSTALL}"
         )
+
+
+class EndpointError(PerficsError):
+    """An OpenAI-compatible endpoint refused or failed a request. `transient` errors (the
+    server unreachable, timing out, overloaded, or cutting a stream) were retried with backoff
+    before being raised; a run that meets one stops resumable rather than failing its item."""
+
+    transient = False
+
+    def __init__(self, endpoint: str, url: str, reason: str):
+        self.endpoint, self.url, self.reason = endpoint, url, reason
+        super().__init__(f"Endpoint {endpoint} ({url}): {reason}")
+
+
+class EndpointUnavailable(EndpointError):
+    """Unreachable, timed out, overloaded (429, 5xx) or cut off, after every retry."""
+
+    transient = True
+
+
+class EndpointRejected(EndpointError):
+    """The server answered and refused the request (4xx other than 429, or a reply that is not
+    an OpenAI-compatible one): retrying the same request cannot help."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import asdict
 
 import pandas as pd
 
@@ -58,6 +59,12 @@ class GenerationTable:
             "grammar": s.grammar,
             "llama_cpp_version": gen.llama_cpp_version,
             "item_no": item_no,
+            "endpoint": gen.endpoint,
+            "endpoint_url": gen.endpoint_url,
+            "server": gen.server,
+            "server_timings": (
+                json.dumps(asdict(gen.server_timings)) if gen.server_timings else None
+            ),
             "created_at": now(),
         }
         self.db.execute(*insert_sql("generations", row))

@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from core.store.duck import now, scalar
+from core.store.migrations_endpoints import _m013_endpoints
 from core.store.migrations_learning import _m011_learning, _m012_curve_intervals
 from core.store.migrations_token_level import (
     _m008_likelihood,
@@ -367,6 +368,7 @@ MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     _m010_classification,
     _m011_learning,
     _m012_curve_intervals,
+    _m013_endpoints,
 ]
 
 

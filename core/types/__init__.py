@@ -1,6 +1,13 @@
 """Frozen records that cross layer boundaries. Every layer may import them; they import
 nothing from the project but its errors."""
 
+from core.types.endpoints import (
+    EndpointConfig,
+    LoadLevel,
+    LoadTest,
+    ServerTimings,
+    is_loopback,
+)
 from core.types.engine import (
     ChoiceScores,
     CorpusPerplexity,
@@ -48,6 +55,11 @@ from core.types.runs import (
 )
 
 __all__ = [
+    "EndpointConfig",
+    "LoadLevel",
+    "LoadTest",
+    "ServerTimings",
+    "is_loopback",
     "ChoiceScores",
     "CorpusPerplexity",
     "COST_BASES",

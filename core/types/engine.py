@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import InvalidRequest
+from core.types.endpoints import EndpointConfig, ServerTimings
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,22 @@ class ModelInfo:
     adapter_sha256: str | None = None
     base_name: str | None = None
     base_sha256: str | None = None
+    # A model served by an OpenAI-compatible endpoint: `path` is a placeholder that names no
+    # file, and `sha256` identifies the endpoint's name and served model id.
+    endpoint: EndpointConfig | None = None
 
     @property
     def is_adapter(self) -> bool:
         return self.adapter_path is not None
+
+    @property
+    def is_endpoint(self) -> bool:
+        return self.endpoint is not None
+
+    @property
+    def leaves_machine(self) -> bool:
+        """Prompts sent to this model go to another machine."""
+        return self.endpoint is not None and self.endpoint.leaves_machine
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,12 @@ class Generation:
     # Resident memory this model added to the process: RSS growth from just before loading to
     # just after a one-token warm-up (weights paged in, KV cache and buffers allocated).
     model_memory_mb: float | None = None
+    # Set when an endpoint produced the text: its name, the URL that answered, what the server
+    # said it is (e.g. "uvicorn; owned_by=me") and the timings it reported, if any.
+    endpoint: str | None = None
+    endpoint_url: str | None = None
+    server: str | None = None
+    server_timings: ServerTimings | None = None
 
     @property
     def prompt_tokens_reused(self) -> int:

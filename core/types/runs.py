@@ -24,6 +24,7 @@ class RunKind(StrEnum):
     CODING = "coding"  # models propose codebook labels for a dataset's texts
     FINETUNE = "finetune"  # a LoRA adapter trained on labelled texts (core/types/finetune.py)
     CURVE = "curve"  # a learning curve: methods measured at growing numbers of labelled texts
+    LOADTEST = "loadtest"  # an endpoint measured at several concurrency levels
 
 
 class RunStatus(StrEnum):
@@ -56,10 +57,15 @@ class ModelRef:
     name: str
     sha256: str | None
     quantization: str | None = None
+    # An endpoint model: its endpoint's name, and whether prompts sent to it leave this machine
+    # (kept in the run's record, so the run shows it even after the endpoint is removed).
+    endpoint: str | None = None
+    leaves_machine: bool = False
 
     @classmethod
     def of(cls, info: ModelInfo) -> ModelRef:
-        return cls(info.name, info.sha256, info.quantization)
+        endpoint = info.endpoint.name if info.endpoint else None
+        return cls(info.name, info.sha256, info.quantization, endpoint, info.leaves_machine)
 
 
 def _templates_from(stored: dict) -> dict[str, PromptTemplate]:
