@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -50,7 +51,8 @@ def _words(text: str) -> list[str]:
 
 
 class FakeBackend:
-    """Answers with queued responses, or else a seeded function of the prompt."""
+    """Answers with queued responses, or else a seeded function of the prompt. Like a loaded
+    GGUF model it serves one call at a time, under a lock, whatever thread calls it."""
 
     def __init__(
         self,
@@ -70,6 +72,7 @@ class FakeBackend:
         self.responder = responder
         self.prompts: list[str] = []
         self._cached_tokens: list[str] = []
+        self.lock = threading.Lock()
 
     def chat(
         self, messages: list[dict[str, str]], settings: SamplerSettings, on_token: OnToken = None
@@ -160,6 +163,10 @@ class FakeBackend:
         return self.score_text(fallback_chat_prompt(messages), reply, top_k)
 
     def _run(self, prompt, recorded_prompt, settings, on_token, prompt_format) -> Generation:
+        with self.lock:
+            return self._run_locked(prompt, recorded_prompt, settings, on_token, prompt_format)
+
+    def _run_locked(self, prompt, recorded_prompt, settings, on_token, prompt_format):
         self.prompts.append(prompt)
         if self.delay_s:
             time.sleep(self.delay_s)

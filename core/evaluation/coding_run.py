@@ -1,6 +1,7 @@
 """Coding runs: any number of models code (a seeded sample of) a dataset with a codebook.
 
-A unit is one model and one text, model by model so each model is loaded once. Runs share
+A unit is one model and one text, model by model so each model is loaded once; units of
+endpoint coders run several at once (core/evaluation/concurrent.py). Runs share
 the benchmark's machinery: units stored pending at creation, the background worker, the run
 lifecycle (stop, resume, delete), and a unit's outcome and its proposed labels written in
 one transaction, so a resumed run never redoes or duplicates a unit.
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from core.errors import GenerationFailed, InvalidRequest
 from core.evaluation.benchmark import LoadBackend, OnProgress, check_models
 from core.evaluation.coding import PROMPT_VERSION, CodingTask, code_text
+from core.evaluation.concurrent import lane_for, work_concurrently
 from core.evaluation.lifecycle import RunLifecycle
 from core.store import Store
 from core.types import ItemKey, ItemKind, ItemOutcome, ModelRef, RunKind, RunStatus, RunUnit
@@ -172,9 +174,11 @@ def run_coding(
         texts = run_texts(store, config)
         check_models(config.models, load)
         tasks = _Tasks(store, config)
+        # Loaded here, on this thread: units of endpoint coders run on several threads at once.
+        backends = {ref.name: load(ref.name) for ref in config.models}
 
         def code(unit: RunUnit) -> None:
-            backend = load(unit.key.model)
+            backend = backends[unit.key.model]
             sha = backend.info.sha256
             try:
                 coding, seconds = code_text(
@@ -186,6 +190,7 @@ def run_coding(
             outcome = ItemOutcome("done", seconds, model_sha256=sha, final=coding.raw)
             store.codings.finish(run_id, unit.no, outcome, coding)
 
-        run.work_through(code, on_progress)
+        lane = {name: lane_for(backend.info) for name, backend in backends.items()}
+        work_concurrently(run, code, lambda unit: lane[unit.key.model], on_progress=on_progress)
         run.complete()
     return RunStatus.COMPLETED

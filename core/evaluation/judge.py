@@ -4,7 +4,7 @@ parse; a judge that fails anyway is recorded as a failure, never as a score."""
 from __future__ import annotations
 
 from core.engine import Backend
-from core.errors import PerficsError
+from core.errors import EndpointUnavailable, PerficsError
 from core.types import Judgment, ModelInfo, SamplerSettings
 
 SINGLE_GRAMMAR = 'root ::= "Rating: " ([1-9] | "10")'
@@ -93,6 +93,8 @@ def grade(
     messages = [{"role": "user", "content": prompt}]
     try:
         rating, p = _choose(judge, messages, SINGLE_GRAMMAR, "Rating: ", RATINGS)
+    except EndpointUnavailable:
+        raise  # the judge's server is away: the unit stays pending, to be judged on resume
     except (PerficsError, ValueError) as exc:
         return Judgment("single", subject, "failed", error=f"{type(exc).__name__}: {exc}")
     return Judgment("single", subject, "ok", score=float(rating), expected_score=expected_rating(p))
@@ -114,6 +116,8 @@ def compare(
     messages = [{"role": "user", "content": prompt}]
     try:
         verdict, p = _choose(judge, messages, PAIR_GRAMMAR, "Verdict: ", VERDICTS)
+    except EndpointUnavailable:
+        raise  # the judge's server is away: the unit stays pending, to be judged on resume
     except (PerficsError, ValueError) as exc:
         return Judgment(
             "pair", subject, "failed", order_ab=order_ab, error=f"{type(exc).__name__}: {exc}"
@@ -166,8 +170,9 @@ def default_judge(models: list[ModelInfo]) -> ModelInfo | None:
     """The best judge we can run offline: an instruction-tuned model (one with a chat
     template) before a base model, which only continues text and tends to rate everything
     alike; the largest file among those. A model with a LoRA adapter is never picked: it was
-    tuned for one task, and its base is there to judge instead."""
-    usable = [m for m in models if m.usable and not m.is_adapter]
+    tuned for one task, and its base is there to judge instead. Nor is an endpoint: prompts
+    go to a server only when the user names it as the judge."""
+    usable = [m for m in models if m.usable and not m.is_adapter and not m.is_endpoint]
     if not usable:
         return None
     return max(usable, key=lambda m: (m.has_chat_template, m.file_size))

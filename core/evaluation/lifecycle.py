@@ -117,6 +117,7 @@ class RunLifecycle:
         self.owner = this_process()
         self.finished = False
         self._stop_asked = threading.Event()
+        self._cut = threading.Event()
         self._quit = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -190,9 +191,16 @@ class RunLifecycle:
                 on_progress(finished + n, total, eta)
 
     def check_stop(self) -> None:
-        """Call between steps: raises RunStopped once a stop has been asked for."""
-        if self._stop_asked.is_set():
+        """Call between steps: raises RunStopped once a stop has been asked for, or once this
+        process is leaving the run (cut_short)."""
+        if self._stop_asked.is_set() or self._cut.is_set():
             raise RunStopped
+
+    def cut_short(self) -> None:
+        """Make units still in flight on other threads end at their next check, when this
+        process is leaving the run for some other reason (Ctrl+C, a signal). Unlike a stop
+        asked for, it does not mark the run stopped."""
+        self._cut.set()
 
     def _end(self, status: RunStatus, error: str | None, stop_reason: str | None = None) -> None:
         # The heartbeat writes the same row; stop it first so the two never conflict.

@@ -43,8 +43,9 @@ def test_run_stores_its_full_configuration_and_every_unit(tmp_path):
     stored = store.runs.get(run_id)
     config = stored.config.to_json()
     assert config["models"] == [
-        {"name": "fake-echo", "sha256": FAKE_INFO.sha256, "quantization": "none"},
-        {"name": "fake-two", "sha256": OTHER.sha256, "quantization": "none"},
+        {"name": n, "sha256": sha, "quantization": "none", "endpoint": None}
+        | {"leaves_machine": False}
+        for n, sha in (("fake-echo", FAKE_INFO.sha256), ("fake-two", OTHER.sha256))
     ]
     assert config["judge"]["name"] == "fake-echo" and config["rounds"] == 1
     assert config["settings"]["seed"] == 9 and config["templates"]["critique"]["id"]
