@@ -1,4 +1,5 @@
-"""Costs: the hardware profile, and where running locally beats a paid API."""
+"""Costs: the hardware profile, where running locally beats a paid API, and what a served
+model costs under load at a utilisation."""
 
 import streamlit as st
 
@@ -11,6 +12,7 @@ from core.errors import PerficsError
 from core.types import ApiPrice, HardwareProfile
 from pages.components.hardware import hardware, save
 from pages.components.quick_start import quick_start
+from pages.components.serving_cost import serving_cost
 
 st.title("Costs")
 current = hardware()
@@ -70,53 +72,56 @@ st.caption(
     "inference (electricity). Saved for next time."
 )
 
-table = cost_table(hw)
-if table.empty:
-    st.info("No measured answers yet. Run a benchmark first; costs come from measurements.")
-    quick_start("costs")
-    st.stop()
-st.subheader("Local against a paid API")
+st.subheader("A paid API to compare with")
 c1, c2, c3 = st.columns(3)
-model = c1.selectbox("Model", list(table.model), key="costs_model")
-refined = c2.toggle("With self-refinement", True, key="costs_refined")
 api_preset = {a.name: a for a in API_PRESETS}[
-    c3.selectbox("API", [a.name for a in API_PRESETS], key="costs_api")
+    c1.selectbox("API", [a.name for a in API_PRESETS], key="costs_api")
 ]
-c1, c2, c3, c4 = st.columns(4)
-in_price = c1.number_input(
+in_price = c2.number_input(
     f"API input / 1M tokens ({currency})",
     0.0,
     1000.0,
     api_preset.input_per_million,
     key=f"costs_in_{api_preset.name}",
 )
-out_price = c2.number_input(
+out_price = c3.number_input(
     f"API output / 1M tokens ({currency})",
     0.0,
     1000.0,
     api_preset.output_per_million,
     key=f"costs_out_{api_preset.name}",
 )
-prompt_tokens = c3.number_input("Prompt tokens per request", 1, 100_000, 2000, key="costs_pt")
-output_tokens = c4.number_input("Output tokens per request", 1, 100_000, 1000, key="costs_ot")
 st.caption(
     f"API prices as of {api_preset.as_of} ({api_preset.note}), in USD; edit them for today's "
     f"prices in {currency}. They are not live prices."
 )
 api = ApiPrice(api_preset.name, in_price, out_price, api_preset.as_of)
-row = table.set_index("model").loc[model]
-curve = break_even(row, hw, api, refined, prompt_tokens, output_tokens)
-st.plotly_chart(break_even_chart(curve, api.name, currency), key="costs_chart")
-m1, m2, m3 = st.columns(3)
-crossing = curve.crossing
-m1.metric(
-    "Break-even (requests per month)",
-    "never" if crossing is None else f"{crossing:,.0f}",
-    help="Above this many requests a month, running locally costs less than the API.",
-)
-m2.metric(
-    "Local seconds per request",
-    f"{curve.local.seconds:.1f} s",
-    help=f"measured on {int(row['items'])} answers, scaled to the output length",
-)
-m3.metric("Energy per 1,000 requests", f"{curve.local.energy_kwh_per_1000(hw):.2f} kWh")
+
+st.subheader("Local against a paid API")
+table = cost_table(hw)
+if table.empty:
+    st.info("No measured answers yet. Run a benchmark first; costs come from measurements.")
+    quick_start("costs")
+else:
+    c1, c2, c3, c4 = st.columns(4)
+    model = c1.selectbox("Model", list(table.model), key="costs_model")
+    refined = c2.toggle("With self-refinement", True, key="costs_refined")
+    prompt_tokens = c3.number_input("Prompt tokens per request", 1, 100_000, 2000, key="costs_pt")
+    output_tokens = c4.number_input("Output tokens per request", 1, 100_000, 1000, key="costs_ot")
+    row = table.set_index("model").loc[model]
+    curve = break_even(row, hw, api, refined, prompt_tokens, output_tokens)
+    st.plotly_chart(break_even_chart(curve, api.name, currency), key="costs_chart")
+    m1, m2, m3 = st.columns(3)
+    crossing = curve.crossing
+    m1.metric(
+        "Break-even (requests per month)",
+        "never" if crossing is None else f"{crossing:,.0f}",
+        help="Above this many requests a month, running locally costs less than the API.",
+    )
+    m2.metric(
+        "Local seconds per request",
+        f"{curve.local.seconds:.1f} s",
+        help=f"measured on {int(row['items'])} answers, scaled to the output length",
+    )
+    m3.metric("Energy per 1,000 requests", f"{curve.local.energy_kwh_per_1000(hw):.2f} kWh")
+serving_cost(hw, api)

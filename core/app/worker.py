@@ -25,6 +25,7 @@ from core.evaluation.coding_run import run_coding
 from core.evaluation.ladder import run_ladder
 from core.evaluation.lifecycle import RunStopped, process_started, this_process
 from core.evaluation.likelihood import run_likelihood
+from core.evaluation.loadtest import run_loadtest
 from core.evaluation.probe_coding import is_probe_run
 from core.types import Owner, RunKind, RunStatus
 
@@ -121,7 +122,11 @@ def work(run_id: str, on_progress: OnProgress = None) -> RunStatus:
                 cfg.threads,
                 on_progress,
             )
-        runners = {RunKind.LIKELIHOOD: run_likelihood, RunKind.CODING: run_coding}
+        runners = {
+            RunKind.LIKELIHOOD: run_likelihood,
+            RunKind.CODING: run_coding,
+            RunKind.LOADTEST: run_loadtest,
+        }
         runner = runners.get(kind, run_benchmark)
         return runner(store, run_id, context.backend_pool(cfg), on_progress)
 

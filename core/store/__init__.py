@@ -20,6 +20,7 @@ evaluation, ranking or app module.
     store.reviews.queue(...)          reviewers' decisions, the review queue, verified labels
     store.finetune.steps(run_id)      fine-tuning runs' loss curves and validation losses
     store.curves.aggregate(run_id)    learning curves' points, averaged over repeats
+    store.loadtests.levels(run_id)    load tests' levels, aggregated from every request
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from core.store.items import ItemTable
 from core.store.judges import JudgeTable
 from core.store.ladders import LadderTable
 from core.store.likelihood import LikelihoodTable
+from core.store.loadtests import LoadTestTable
 from core.store.models import ModelTable
 from core.store.preferences import PreferenceTable
 from core.store.reviews import ReviewTable
@@ -71,6 +73,7 @@ class Store:
         self.reviews = ReviewTable(self.db)
         self.finetune = FinetuneTable(self.db)
         self.curves = CurveTable(self.db)
+        self.loadtests = LoadTestTable(self.db)
 
     @property
     def path(self) -> Path:

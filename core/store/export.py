@@ -27,6 +27,8 @@ EXPORTABLE_TABLES = (
     "ft_steps",
     "ft_validation",
     "curve_points",
+    "load_test_levels",
+    "load_test_requests",
 )
 FORMATS = ("parquet", "csv")
 

@@ -210,6 +210,8 @@ class RunTable:
                 "ft_steps",
                 "ft_validation",
                 "curve_points",
+                "load_test_requests",
+                "load_test_levels",
                 "run_items",
             ):
                 con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
@@ -254,6 +256,11 @@ class RunTable:
                     FROM (SELECT unnest(from_json(r.config->'models', '["json"]')) AS m))
                        AS models,
                    r.config->'judge'->>'name' AS judge,
+                   -- endpoints on another machine that served its models or judge
+                   (SELECT string_agg(DISTINCT m->>'endpoint', ', ' ORDER BY m->>'endpoint')
+                    FROM (SELECT unnest(from_json(r.config->'models', '["json"]')) AS m
+                          UNION ALL SELECT r.config->'judge')
+                    WHERE m->>'leaves_machine' = 'true') AS data_left_via,
                    CAST(r.config->>'rounds' AS INTEGER) AS rounds,
                    coalesce(p.items_done, 0) AS items_done,
                    r.total_units AS total,

@@ -3,8 +3,8 @@ nothing from the project but its errors."""
 
 from core.types.endpoints import (
     EndpointConfig,
-    LoadLevel,
-    LoadTest,
+    EndpointList,
+    EndpointProblem,
     ServerTimings,
     is_loopback,
 )
@@ -37,7 +37,15 @@ from core.types.evaluation import (
 )
 from core.types.judging import JudgeEvidence, JudgeReliability, JudgeVerdict
 from core.types.likelihood import ContinuationScore, LikelihoodPlan, LikelihoodSpec
-from core.types.ranking import COST_BASES, AnswerCost, ApiPrice, HardwareProfile, Weights
+from core.types.loadtest import LoadLevel, LoadTest, LoadTestConfig
+from core.types.ranking import (
+    COST_BASES,
+    AnswerCost,
+    ApiPrice,
+    HardwareProfile,
+    ServingCost,
+    Weights,
+)
 from core.types.runs import (
     BenchmarkConfig,
     LikelihoodConfig,
@@ -56,8 +64,11 @@ from core.types.runs import (
 
 __all__ = [
     "EndpointConfig",
+    "EndpointList",
+    "EndpointProblem",
     "LoadLevel",
     "LoadTest",
+    "LoadTestConfig",
     "ServerTimings",
     "is_loopback",
     "ChoiceScores",
@@ -102,6 +113,7 @@ __all__ = [
     "RunStatus",
     "RunUnit",
     "SamplerSettings",
+    "ServingCost",
     "StopReason",
     "TextScore",
     "TokenAlternative",

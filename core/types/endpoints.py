@@ -6,7 +6,6 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -153,44 +152,33 @@ class ServerTimings:
 
 
 @dataclass(frozen=True)
-class LoadLevel:
-    """One concurrency level of a load test: `requests` requests with at most `concurrency`
-    in flight. Latencies are per request, client-side, in seconds."""
+class EndpointProblem:
+    """Why an entry of endpoints.toml (or the whole file, when `entry` is None) is not used.
+    `entry` counts the [[endpoint]] tables from 1; `name` is the entry's name if it has one."""
 
-    concurrency: int
-    requests: int
-    succeeded: int
-    failed: int
-    seconds: float  # wall time of the level
-    output_tokens: int
-    latency_p50_s: float | None
-    latency_p90_s: float | None
-    latency_p99_s: float | None
-    ttft_p50_s: float | None
-    ttft_p90_s: float | None
+    reason: str
+    entry: int | None = None
+    name: str | None = None
 
     @property
-    def requests_per_s(self) -> float:
-        return self.succeeded / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def output_tokens_per_s(self) -> float:
-        return self.output_tokens / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def mean_output_tokens(self) -> float | None:
-        return self.output_tokens / self.succeeded if self.succeeded else None
+    def label(self) -> str:
+        """How the model list names the entry: its name, else its place in the file."""
+        if self.name:
+            return self.name
+        return f"endpoint #{self.entry}" if self.entry else "endpoints.toml"
 
 
 @dataclass(frozen=True)
-class LoadTest:
-    """A stored load test of one endpoint: its levels in the order they ran."""
+class EndpointList:
+    """What endpoints.toml declares: the valid endpoints in file order, and a problem for each
+    entry that is not valid (or one for a file that cannot be read as TOML)."""
 
-    id: str
-    endpoint: str
-    model: str
-    urls: tuple[str, ...]
-    max_tokens: int
-    created_at: datetime
-    levels: tuple[LoadLevel, ...]
-    error: str | None = None
+    configs: tuple[EndpointConfig, ...] = ()
+    problems: tuple[EndpointProblem, ...] = ()
+
+    def named(self, name: str) -> EndpointConfig | None:
+        return next((c for c in self.configs if c.name == name), None)
+
+    @property
+    def leaving_machine(self) -> tuple[EndpointConfig, ...]:
+        return tuple(c for c in self.configs if c.leaves_machine)

@@ -167,6 +167,8 @@ class ItemKind(StrEnum):
     CODE = "code"  # one model proposes labels for one text
     # Learning curves (core/evaluation/curve.py); question_id shows the point, never parsed.
     CURVE_POINT = "curve_point"  # one method of one model at one n in one repeat
+    # Load tests (core/evaluation/loadtest.py); question_id holds the concurrency level.
+    LOAD_LEVEL = "load_level"  # every request of one concurrency level
 
 
 @dataclass(frozen=True, order=True)

@@ -113,3 +113,36 @@ class AnswerCost:
 
     def energy_kwh_per_1000(self, hw: HardwareProfile) -> float:
         return self.seconds * 1000 * hw.watts / 3.6e6
+
+
+@dataclass(frozen=True)
+class ServingCost:
+    """What answers cost from a server measured under load (core/ranking/cost.py): at one
+    concurrency level, busy `utilisation` of the time, against an API priced for answers of
+    the same measured length. Money is in the hardware profile's currency."""
+
+    concurrency: int
+    requests_per_s: float  # answers per second while busy, measured
+    utilisation: float  # the share of the time the server is busy, in (0, 1]
+    machine_per_1000: float  # rent and purchase: the machine's hours, shared by its answers
+    energy_per_1000: float  # electricity drawn while answering
+    api_per_1000: float
+    prompt_tokens: float  # per answer, measured
+    output_tokens: float
+    capacity_per_month: float  # answers a month when busy all the time
+    break_even_per_month: float | None  # above this many a month the server is cheaper
+
+    @property
+    def per_1000(self) -> float:
+        return self.machine_per_1000 + self.energy_per_1000
+
+    @property
+    def break_even_utilisation(self) -> float | None:
+        """The busy share above which the server is cheaper than the API; None: never."""
+        if self.break_even_per_month is None:
+            return None
+        return self.break_even_per_month / self.capacity_per_month
+
+    @property
+    def cheaper_than_api(self) -> bool:
+        return self.per_1000 < self.api_per_1000

@@ -13,6 +13,7 @@ from core.types.curves import CurveConfig
 from core.types.engine import ModelInfo, SamplerSettings
 from core.types.evaluation import PromptTemplate
 from core.types.finetune import FinetuneConfig
+from core.types.loadtest import LoadTestConfig
 from core.types.token_level import LadderConfig
 
 
@@ -88,6 +89,8 @@ class RefineConfig:
             "rounds": self.rounds,
             "model": self.model.name,
             "model_sha256": self.model.sha256,
+            "model_endpoint": self.model.endpoint,
+            "model_leaves_machine": self.model.leaves_machine,
             "settings": asdict(self.settings),
             "templates": {k: asdict(t) for k, t in self.templates.items()},
             "llama_cpp_version": self.llama_cpp_version,
@@ -99,7 +102,12 @@ class RefineConfig:
         return cls(
             prompt=stored["prompt"],
             rounds=int(stored["rounds"]),
-            model=ModelRef(stored["model"], stored.get("model_sha256")),
+            model=ModelRef(
+                stored["model"],
+                stored.get("model_sha256"),
+                endpoint=stored.get("model_endpoint"),
+                leaves_machine=bool(stored.get("model_leaves_machine", False)),
+            ),
             settings=SamplerSettings.from_dict(stored["settings"]),
             templates=_templates_from(stored.get("templates", {})),
             llama_cpp_version=stored.get("llama_cpp_version", ""),
@@ -226,7 +234,9 @@ class LikelihoodConfig:
         return tuple(m.name for m in self.models)
 
 
-RunConfig = RefineConfig | BenchmarkConfig | LikelihoodConfig | LadderConfig | CodingConfig
+RunConfig = (
+    RefineConfig | BenchmarkConfig | LikelihoodConfig | LadderConfig | CodingConfig | LoadTestConfig
+)
 CONFIG_TYPES: dict[RunKind, type] = {
     RunKind.REFINE: RefineConfig,
     RunKind.BENCHMARK: BenchmarkConfig,
@@ -235,6 +245,7 @@ CONFIG_TYPES: dict[RunKind, type] = {
     RunKind.CODING: CodingConfig,
     RunKind.FINETUNE: FinetuneConfig,
     RunKind.CURVE: CurveConfig,
+    RunKind.LOADTEST: LoadTestConfig,
 }
 
 
