@@ -21,6 +21,7 @@ bench: setup models
 	$(PY) scripts/bench_kld.py
 	$(PY) scripts/bench_classify.py
 	$(PY) scripts/bench_learn.py
+	$(PY) scripts/bench_endpoint.py
 
 setup: $(STAMP)
 
@@ -44,7 +45,7 @@ $(STAMP): pyproject.toml
 	  $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	# torch first, alone and pinned, so no other package can pull a CUDA build of it.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,train]'
+	$(PY) -m pip install --quiet -e '.[dev,train,serve]'
 	touch $@
 
 models: setup

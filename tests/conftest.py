@@ -21,6 +21,7 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("PERFICS_MODELS_DIR", str(MODELS_DIR))
     monkeypatch.setenv("PERFICS_THREADS", "2")
     monkeypatch.delenv("PERFICS_BACKEND", raising=False)
+    monkeypatch.delenv("PERFICS_ENDPOINTS_FILE", raising=False)  # endpoints.toml beside the DB
     # Streamlit's caches live for the whole process; a test must not see another's models.
     st.cache_data.clear()
     st.cache_resource.clear()
@@ -82,6 +83,29 @@ def smollm2(real_models):
 
 
 @pytest.fixture
+def make_openai_stub():
+    """Starts OpenAI-compatible stub servers on 127.0.0.1 (tests/openai_stub.py) with the
+    given options, stopped after the test."""
+    from tests.openai_stub import OpenAIStub
+
+    started = []
+
+    def make(**options) -> OpenAIStub:
+        started.append(OpenAIStub(**options).start())
+        return started[-1]
+
+    yield make
+    for stub in started:
+        stub.stop()
+
+
+@pytest.fixture
+def openai_stub(make_openai_stub):
+    """One started stub server with default options; its `url` ends in /v1."""
+    return make_openai_stub()
+
+
+@pytest.fixture
 def models_dir_with_junk(tmp_path):
     """A models folder with the real SmolLM2 (linked) and four kinds of broken file."""
     folder = tmp_path / "models"
@@ -118,3 +142,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.real_model)
         if "browser" in parts:
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture
+def llama_server(tmp_path):
+    """`python -m llama_cpp.server` serving SmolLM2 on 127.0.0.1 and a free port."""
+    from tests.server_support import LocalServer
+
+    server = LocalServer(tmp_path).start()
+    yield server
+    server.kill()

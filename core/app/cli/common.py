@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from core.errors import EndpointUnavailable
 from core.types import SamplerSettings
 
 EXIT_USAGE = 2
@@ -33,7 +34,16 @@ def work_or_launch(run_id: str, args: argparse.Namespace, unit: str = "item") ->
             bar.n = done
             bar.refresh()
 
-        status = worker.work(run_id, show)
+        try:
+            status = worker.work(run_id, show)
+        except EndpointUnavailable as exc:
+            # The run kept every finished unit; say how to carry on once the server is back.
+            raise EndpointUnavailable(
+                exc.endpoint,
+                exc.url,
+                f"{exc.reason}. Run {run_id} kept its finished units: resume it with "
+                f"`perfics run --resume {run_id}` once the endpoint answers again",
+            ) from exc
     if args.json:
         print_json({"run_id": run_id, "status": str(status)})
     else:
