@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from core.app import context
+from core.app import context, endpoints
 from core.errors import PerficsError
 from pages.components import resources
+from pages.components.endpoint_editor import leaves_machine_warning
 
 st.set_page_config(page_title="PeRFICS Studio", layout="wide")
 
@@ -36,7 +37,13 @@ except PerficsError as exc:  # a bad PERFICS_* variable
     st.stop()
 
 with st.sidebar:
-    st.caption("PeRFICS Studio · offline")
+    remote = endpoints.leaving_machine()
+    # "Offline" only while nothing is declared that sends prompts to another machine.
+    st.caption(
+        f"PeRFICS Studio · {len(remote)} remote endpoint(s) declared"
+        if remote
+        else "PeRFICS Studio · offline"
+    )
     st.caption(f"Models folder: `{cfg.models_dir}`")
     st.caption(f"Results DB: `{cfg.db}`")
     if cfg.backend == "fake":
@@ -44,6 +51,7 @@ with st.sidebar:
     if st.button("Rescan models", help="Pick up .gguf files added to the models folder"):
         resources.rescan()
 
+leaves_machine_warning()  # on every page, while an endpoint sends prompts elsewhere
 try:
     navigation.run()
 except PerficsError as exc:

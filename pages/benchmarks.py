@@ -16,6 +16,7 @@ from core.errors import PerficsError
 from core.types import RunSpec
 from pages.components import resources
 from pages.components.likelihood_start import likelihood_start
+from pages.components.model_table import label_format
 from pages.components.runs_panel import runs_panel
 from pages.components.sampler import sampler_inputs
 from pages.components.text import escape
@@ -60,13 +61,17 @@ st.dataframe(
 
 usable = resources.usable_models()
 names = [m.name for m in usable]
+local_names = [m.name for m in usable if not m.is_endpoint]  # picked by default
 judge_default = default_judge(usable)
 # No st.form: Enter in a field only applies the value. A run starts from its own button,
 # which names the run's size and expected time, worked out from the fields as they are.
 st.subheader("New run")
 c1, c2 = st.columns(2)
 suite = c1.selectbox("Suite", list(suites.name), key="bench_suite")
-models = c2.multiselect("Models", names, default=names[:2], key="bench_models")
+label = label_format(usable)
+models = c2.multiselect(
+    "Models", names, default=local_names[:2], format_func=label, key="bench_models"
+)
 c1, c2, c3 = st.columns(3)
 rounds = c1.number_input("Refinement rounds", 0, MAX_ROUNDS, DEFAULT_ROUNDS, key="bench_rounds")
 judge_options = ["(no judge)", *names]
@@ -75,6 +80,7 @@ judge = c2.selectbox(
     judge_options,
     key="bench_judge",
     index=judge_options.index(judge_default.name) if judge_default else 0,
+    format_func=label,
     help="Defaults to the largest instruction-tuned model: base models make weak judges.",
 )
 limit = c3.number_input(

@@ -1,16 +1,16 @@
-"""Models: what is in the models folder, and a box to try one."""
+"""Models: the model files and endpoints, the endpoints' settings, and a box to try one."""
 
 import time
 
-import pandas as pd
 import streamlit as st
 
 from core.app.generate import EXAMPLE_SCHEMA, generate, schema_from_text
-from core.app.options import default_model, model_row
+from core.app.options import default_model
 from core.errors import PerficsError
 from pages.components import resources
 from pages.components.adapter_table import adapter_section
-from pages.components.model_table import MODEL_COLUMNS
+from pages.components.endpoint_editor import endpoint_section
+from pages.components.model_table import label_format, model_table
 from pages.components.quick_start import quick_start
 from pages.components.sampler import sampler_inputs
 from pages.components.text import show_model_text
@@ -19,33 +19,18 @@ from pages.components.token_view import generation_tokens
 st.title("Models")
 
 models = resources.model_list()
-if not models:
+if models:
+    model_table(models)
+else:
     st.warning(
         "No .gguf files found. Run `make run` to place the default models, or copy GGUF files "
         "into the models folder (or set PERFICS_MODELS_DIR) and press *Rescan models*."
     )
-    st.stop()
-
-columns = [
-    "name",
-    "usable",
-    "reason",
-    "display_name",
-    "architecture",
-    "size_label",
-    "quantization",
-    "context_length",
-    "has_chat_template",
-    "file_size_mb",
-    "sha256",
-]
-table = pd.DataFrame([model_row(m) for m in models])[columns]
-table["reason"] = table.reason.fillna("")
-st.dataframe(table, hide_index=True, width="stretch", column_config=MODEL_COLUMNS)
 unusable = [m for m in models if not m.usable]
 if unusable:
-    st.warning(f"{len(unusable)} file(s) cannot be used; the *Why not usable* column says why.")
+    st.warning(f"{len(unusable)} model(s) cannot be used; the *Why not usable* column says why.")
 adapter_section(models)
+endpoint_section()
 
 usable = [m for m in models if m.usable]
 if not usable:
@@ -56,7 +41,13 @@ st.subheader("Try it")
 default = default_model(usable)
 with st.form("models_try"):
     names = [m.name for m in usable]
-    name = st.selectbox("Model", names, index=names.index(default.name), key="models_model")
+    name = st.selectbox(
+        "Model",
+        names,
+        index=names.index(default.name) if default else 0,
+        format_func=label_format(usable),
+        key="models_model",
+    )
     prompt = st.text_area(
         "Prompt", "Explain in two sentences why the sky is blue.", key="models_prompt"
     )

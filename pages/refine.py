@@ -8,6 +8,7 @@ from core.app.options import DEFAULT_ROUNDS, MAX_ROUNDS, default_model, template
 from core.errors import PerficsError
 from core.types import RefineRequest
 from pages.components import resources
+from pages.components.model_table import label_format
 from pages.components.refine_view import (
     RunView,
     base_model_warning,
@@ -29,7 +30,8 @@ if not usable:
     st.stop()
 names = [m.name for m in usable]
 by_name = {m.name: m for m in usable}
-default_index = names.index(default_model(usable).name)
+default_index = names.index(default_model(usable).name) if default_model(usable) else 0
+label = label_format(usable)
 # One step can never write more than the context the models are loaded with.
 n_ctx = context.settings().n_ctx
 token_cap = min(n_ctx, max(m.context_length or n_ctx for m in usable))
@@ -40,12 +42,10 @@ with st.form("refine_form"):
     )
     compare = st.toggle("Compare two models", key="refine_compare")
     c1, c2 = st.columns(2)
-    model_a = c1.selectbox("Model", names, index=default_index, key="refine_model")
+    model_a = c1.selectbox("Model", names, default_index, label, key="refine_model")
+    second = (default_index + 1) % len(names)
     model_b = c2.selectbox(
-        "Second model (compare mode)",
-        names,
-        index=(default_index + 1) % len(names),
-        key="refine_model_b",
+        "Second model (compare mode)", names, second, label, key="refine_model_b"
     )
     c1, *rest = st.columns(4)
     rounds = c1.number_input("Rounds", 0, MAX_ROUNDS, DEFAULT_ROUNDS, key="refine_rounds")

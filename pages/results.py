@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from core.app.endpoints import data_left
+from core.app.formatting import model_label
 from core.app.options import describe_refinement_outcome
 from core.app.results import results, run_details
 from core.errors import PerficsError
@@ -25,6 +27,8 @@ except PerficsError as exc:
     st.stop()
 
 run_progress(run_id)  # status, items and time left; live while the run is going
+if left := data_left(report.run.config):
+    st.warning(escape(left))
 st.caption(
     "Reference accuracy comes from the questions' reference checks; scores are the judge's "
     "1–10 ratings, sampled and probability-weighted (E[·]); intervals are seeded bootstrap "
@@ -48,9 +52,10 @@ elif reliability is not None:
         message
     )
 
+leaving = {m.name for m in report.run.config.models if m.leaves_machine}
 if not report.summary.empty:
     label = reliability.verdict if reliability else "none"
-    table = results_table(report.summary.to_dict(orient="records"), str(label))
+    table = results_table(report.summary.to_dict(orient="records"), str(label), leaving)
     st.dataframe(table, hide_index=True, width="stretch")
     st.download_button(
         "Download CSV (numbers: value, low, high, n)",
@@ -65,7 +70,10 @@ if items.empty:
     st.caption("No answered questions yet.")
     st.stop()
 c1, c2 = st.columns(2)
-model = c1.selectbox("Model", sorted(items.model_name.unique()), key="results_model")
+names = sorted(items.model_name.unique())
+model = c1.selectbox(
+    "Model", names, format_func=lambda n: model_label(n, n in leaving), key="results_model"
+)
 subset = items[items.model_name == model]
 labels = {r.item_no: f"{r.question_id} ({r.category})" for r in subset.itertuples()}
 item_no = c2.selectbox("Question", list(labels), format_func=labels.get, key="results_item")

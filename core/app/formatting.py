@@ -3,7 +3,7 @@ interval and sample size, so no figure is ever shown without its n."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.types import RunEstimate, RunState
@@ -85,3 +85,21 @@ def progress_text(s: RunState) -> str:
     if s.eta_s is None or s.eta_s != s.eta_s:
         return f"{text} · time left not known yet"
     return f"{text} · about {duration(s.eta_s)} left"
+
+
+LEAVES_MACHINE = "data leaves this machine"
+
+
+def model_label(name: str, leaves_machine: bool = False) -> str:
+    """A model's name as every selector and table shows it: marked when prompts sent to it go
+    to another machine (an endpoint that is not on this one)."""
+    return f"{name} ({LEAVES_MACHINE})" if leaves_machine else name
+
+
+def data_left_text(endpoints: str | Sequence[str] | None) -> str | None:
+    """A run record's note when some of its models were served from another machine: the
+    endpoints' names, as a list or as the runs overview joins them ("a, b"); None without."""
+    if _missing(endpoints) or not endpoints:
+        return None
+    names = endpoints if isinstance(endpoints, str) else ", ".join(endpoints)
+    return f"data left this machine (endpoint {names})"

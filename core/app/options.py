@@ -2,7 +2,7 @@
 import only core.app, core.types and core.errors."""
 
 from core.engine.registry import as_row as model_row
-from core.engine.registry import default_model
+from core.engine.registry import default_model, local_models
 from core.evaluation.arena import MODES as ARENA_MODES
 from core.evaluation.judge import base_model_note, default_judge, judge_choice_reason
 from core.evaluation.metrics import describe_refinement_outcome
@@ -35,6 +35,7 @@ __all__ = [
     "describe_refinement_outcome",
     "judge_choice_reason",
     "default_model",
+    "local_models",
     "model_row",
     "template_from_text",
     "word_diff",

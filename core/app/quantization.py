@@ -8,7 +8,7 @@ from pathlib import Path
 
 from core.app import context
 from core.engine.quantize import check_requantize, copy_path, describe_copy, is_quantized, quantize
-from core.engine.registry import resolve
+from core.engine.registry import require_local_file, resolve
 from core.errors import InvalidRequest
 from core.types import ModelInfo
 from core.types.token_level import KlDivergence, QuantizedFile
@@ -19,6 +19,7 @@ OnQuantizeProgress = Callable[[str, int, int], None]
 
 def source_model(name: str) -> ModelInfo:
     info = resolve(name, context.list_models())
+    require_local_file(info, "quantizing")
     if not info.usable:
         raise InvalidRequest(f"{info.name} cannot be used: {info.reason}")
     if info.is_adapter:
@@ -30,8 +31,9 @@ def source_model(name: str) -> ModelInfo:
 
 
 def quantizable(models: list[ModelInfo]) -> list[ModelInfo]:
-    """The usable model files a ladder can start from (a base with an adapter is not one)."""
-    return [m for m in models if m.usable and not m.is_adapter]
+    """The usable model files a ladder can start from (a base with an adapter is not one, nor
+    is a model an endpoint serves)."""
+    return [m for m in models if m.usable and not m.is_adapter and not m.is_endpoint]
 
 
 def existing_copy(source: Path, qtype: str) -> QuantizedFile | None:
@@ -73,6 +75,8 @@ def kl_divergence(
     """`model`'s next-token distributions against `base`'s over `text` (same vocabulary)."""
     models = context.list_models()
     base_info, model_info = resolve(base, models), resolve(model, models)
+    for info in (base_info, model_info):
+        require_local_file(info, "KL divergence")
     if (base_info.path, base_info.adapter_path) == (model_info.path, model_info.adapter_path):
         raise InvalidRequest("--base and --model are the same file: its divergence is 0.")
     base_backend = context.load_backend(base)

@@ -51,6 +51,7 @@ OVERVIEW_COLUMNS = [
     "source",  # a quantization ladder's source model
     "models",
     "judge",
+    "data_left_via",  # endpoints on another machine the run sent prompts to
     "rounds",
     "items_done",
     "total",
@@ -69,6 +70,7 @@ WORKER_KINDS = (
     RunKind.CODING,
     RunKind.FINETUNE,
     RunKind.CURVE,
+    RunKind.LOADTEST,
 )  # two from each of the built-in suite's nine categories
 
 
@@ -186,7 +188,7 @@ def quick_start_spec(models: Sequence[ModelInfo]) -> RunSpec:
     """The first benchmark offered on an empty store: every usable local model on a balanced
     18 built-in questions, one refinement round (every round runs, as in the paper), judged
     by the `auto` judge."""
-    usable = tuple(m for m in models if m.usable)
+    usable = tuple(m for m in models if m.usable and not m.is_endpoint)
     if not usable:
         raise InvalidRequest(
             "No usable model to benchmark: put .gguf files into the models folder first."

@@ -7,14 +7,24 @@ from pathlib import Path
 
 from core.app import context
 from core.engine import Backend
+from core.engine.registry import require_local_file, resolve
 from core.errors import InvalidRequest
 from core.types import CorpusPerplexity, TextScore
+
+
+def local_backend(model: str, action: str) -> Backend:
+    """`model` (a file stem or unique prefix) loaded, refused when an endpoint serves it: the
+    token probabilities `action` needs come from the model file itself."""
+    cfg = context.settings()
+    info = resolve(model, context.list_models(cfg))
+    require_local_file(info, action)
+    return context.open_backend(info, cfg)
 
 
 def score_text(model: str, context_text: str, continuation: str, top_k: int = 5) -> TextScore:
     """Loads `model` (a file stem or unique prefix) and scores `continuation` after
     `context_text`. Nothing is stored: a score is cheap to recompute and has no run to join."""
-    backend = context.load_backend(model)
+    backend = local_backend(model, "scoring tokens")
     scorer = getattr(backend, "score_text", None)
     score = scorer(context_text, continuation, top_k) if scorer else None
     if score is None:
@@ -28,6 +38,7 @@ def score_answer(
     """`answer` scored token by token after exactly what the model saw before writing it:
     a conversation (a chat Generation's prompt) as the model's chat template formats it, or
     a raw completion prompt as given. Also scores a pasted reference under the same prompt."""
+    require_local_file(backend.info, "scoring tokens")
     if not answer.strip():
         raise InvalidRequest("The answer is empty; there are no tokens to show.")
     if isinstance(prompt, str):
@@ -44,7 +55,7 @@ def score_chat_reply(model: str, message: str, reply: str, top_k: int = 5) -> Te
     """`reply` as `model`'s answer to the user `message`, after the prompt `perfics generate`
     (and the Models page) would give it: the message under the model's chat template."""
     return score_answer(
-        context.load_backend(model), [{"role": "user", "content": message}], reply, top_k
+        local_backend(model, "scoring tokens"), [{"role": "user", "content": message}], reply, top_k
     )
 
 
@@ -93,7 +104,7 @@ def read_text(path: Path) -> str:
 
 def corpus_perplexity(model: str, text: str, n_ctx: int = 512, on_chunk=None) -> CorpusPerplexity:
     """`model`'s perplexity on `text` by llama-perplexity's method, for comparison with it."""
-    backend = context.load_backend(model)
+    backend = local_backend(model, "perplexity")
     scorer = getattr(backend, "corpus_perplexity", None)
     if scorer is None:
         raise InvalidRequest(f"{backend.info.name}'s backend exposes no token probabilities.")

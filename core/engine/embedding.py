@@ -28,6 +28,7 @@ from core.engine.llama_logs import (
     adapter_failure,
     filtered_llama_logs,
 )
+from core.engine.registry import require_local_file
 from core.errors import InvalidRequest, UnusableModel
 from core.types import ModelInfo
 
@@ -190,6 +191,7 @@ class FakeEmbedder:
 def open_embedder(info: ModelInfo, cfg: Settings) -> Embedder:
     """The model in embedding mode: the fake embedder when PERFICS_BACKEND=fake, as
     core/engine/loader.py picks the fake backend."""
+    require_local_file(info, "embedding texts")
     if cfg.backend == "fake":
         return FakeEmbedder(info)
     return LlamaEmbedder(info, n_ctx=cfg.n_ctx, threads=cfg.threads)

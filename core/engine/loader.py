@@ -7,22 +7,59 @@ BackendPool so that a model that also judges is loaded once, not twice.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 from core.config import Settings
 from core.engine.backend import Backend
+from core.engine.endpoint_config import endpoint_model_info, load_endpoints
 from core.engine.registry import discover, resolve
 from core.types import ModelInfo
 
 
+def endpoint_models(path: Path, local: list[ModelInfo]) -> list[ModelInfo]:
+    """The endpoints declared in `path` as models, in file order, then one unusable entry per
+    problem (so the Models page says what is wrong). An endpoint named like a local model is
+    unusable too: a name must say which of the two a run used."""
+    listing = load_endpoints(path)
+    taken = {m.name.lower() for m in local}
+    models = []
+    for config in listing.configs:
+        info = endpoint_model_info(config)
+        if config.name.lower() in taken:
+            reason = (
+                f"a model file in the models folder is also named {config.name}; rename the "
+                f"endpoint in {path.name}"
+            )
+            info = replace(info, usable=False, reason=reason)
+        models.append(info)
+    for problem in listing.problems:
+        label = problem.label
+        reason = f"{path.name}: {problem.reason}"
+        models.append(
+            ModelInfo(
+                name=label, path=Path(f"endpoint:{label}"), file_size=0, usable=False, reason=reason
+            )
+        )
+    return models
+
+
 def list_models(cfg: Settings) -> list[ModelInfo]:
+    """The GGUF files (with the fake model first under PERFICS_BACKEND=fake), then the
+    endpoints declared in endpoints.toml."""
+    local = discover(cfg.models_dir, cfg.cache_dir)
     if cfg.backend == "fake":
         from core.engine.fake import FAKE_INFO
 
-        return [FAKE_INFO] + discover(cfg.models_dir, cfg.cache_dir)
-    return discover(cfg.models_dir, cfg.cache_dir)
+        local = [FAKE_INFO, *local]
+    return local + endpoint_models(cfg.endpoints_path, local)
 
 
 def open_backend(info: ModelInfo, cfg: Settings) -> Backend:
+    if info.is_endpoint:  # real HTTP even under PERFICS_BACKEND=fake: the server is real
+        from core.engine.endpoint import EndpointBackend
+
+        return EndpointBackend(info)
     if cfg.backend == "fake":
         from core.engine.fake import FakeBackend
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from core.engine.adapters import list_adapters, with_adapters
 from core.engine.file_cache import FileCache, sha256_file
-from core.errors import AmbiguousModel, ModelNotFound
+from core.errors import AmbiguousModel, InvalidRequest, ModelNotFound
 from core.types import ModelInfo
 
 GGUF_MAGIC = b"GGUF"
@@ -130,8 +130,9 @@ def discover(models_dir: Path, cache_dir: Path | None = None) -> list[ModelInfo]
 
 
 def resolve(name: str, models: list[ModelInfo]) -> ModelInfo:
-    """A usable model by exact file stem, or else by a unique case-insensitive stem prefix
-    (or one that all other matches extend: a source before its quantized copies)."""
+    """A usable model by exact name (a file stem or an endpoint's name), or else by a unique
+    case-insensitive prefix (or one that all other matching files extend: a source before its
+    quantized copies)."""
     usable = [m for m in models if m.usable]
     for m in usable:
         if m.name == name:
@@ -141,8 +142,13 @@ def resolve(name: str, models: list[ModelInfo]) -> ModelInfo:
         return matches[0]
     # A model and its quantized copies ("m.Q4_1", "m.Q4_1-to-Q8_0"): a prefix that matches all
     # of them means the source, whose name starts every other one, as it did before the copies.
+    # Files only: an endpoint is never picked by a prefix that also names other models.
     shortest = min(matches, key=lambda m: len(m.name), default=None)
-    if shortest and all(m.name.startswith(shortest.name) for m in matches):
+    if (
+        shortest
+        and not any(m.is_endpoint for m in matches)
+        and all(m.name.startswith(shortest.name) for m in matches)
+    ):
         return shortest
     if len(matches) > 1:
         raise AmbiguousModel(name, [m.name for m in matches])
@@ -150,8 +156,9 @@ def resolve(name: str, models: list[ModelInfo]) -> ModelInfo:
 
 
 def default_model(models: list[ModelInfo]) -> ModelInfo | None:
-    """The embedded instruct model if present, else the first usable one with a chat template."""
-    usable = [m for m in models if m.usable]
+    """The embedded instruct model if present, else the first usable one with a chat template.
+    Never an endpoint: prompts go to a server only when the user picks it."""
+    usable = [m for m in models if m.usable and not m.is_endpoint]
     preferred = [m for m in usable if m.name.lower().startswith("smollm2")]
     with_template = [m for m in usable if m.has_chat_template]
     for group in (preferred, with_template, usable):
@@ -165,7 +172,24 @@ def as_row(info: ModelInfo) -> dict[str, Any]:
     row["path"] = str(info.path)
     row["adapter_path"] = str(info.adapter_path) if info.adapter_path else None
     row["file_size_mb"] = round(info.file_size / 1e6, 1)
+    row["endpoint"] = info.endpoint.to_dict() if info.endpoint else None
+    row["leaves_machine"] = info.leaves_machine
     return row
+
+
+def local_models(models: list[ModelInfo]) -> list[ModelInfo]:
+    """The models that are files here (endpoint models left out): what quantizing, scoring,
+    embedding and fine-tuning can use."""
+    return [m for m in models if not m.is_endpoint]
+
+
+def require_local_file(info: ModelInfo, action: str) -> None:
+    """Refuses an endpoint model for work that needs the model's own GGUF file."""
+    if info.endpoint is not None:
+        raise InvalidRequest(
+            f"{info.name} is served by endpoint {info.endpoint.name}; {action} needs a GGUF "
+            "file in the models folder."
+        )
 
 
 def count_tokens(path: Path, text: str) -> int:

@@ -4,7 +4,8 @@ A unit is one answer (a model refining its answer to one question, then judged) 
 model-vs-model pair. All units are stored, pending, when the run is created. Generations are
 stored as they complete; a unit's outcome and judgments are written together at its end.
 Resuming works through the pending units and first discards whatever an interrupted unit
-left, so nothing is redone or duplicated.
+left, so nothing is redone or duplicated. Units of endpoint models run several at once
+(core/evaluation/concurrent.py); a run of local models alone runs one unit after another.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Callable, Sequence
 from itertools import combinations
 
 from core.engine import Backend
-from core.errors import GenerationFailed, InvalidRequest
+from core.errors import EndpointRejected, GenerationFailed, InvalidRequest
+from core.evaluation.concurrent import Lane, lane_for, work_concurrently
 from core.evaluation.judge import grade, judge_pair
 from core.evaluation.lifecycle import RunLifecycle
 from core.evaluation.refine import check_rounds, refine
@@ -123,10 +125,11 @@ def create_run(store: Store, spec: RunSpec, llama_cpp_version: str) -> str:
 
 
 class _Executor:
-    """Works through one claimed run's pending units."""
+    """Works through one claimed run's pending units, several at once where endpoints allow:
+    each unit runs on one thread, and the backends are loaded here, on the calling thread."""
 
     def __init__(self, store: Store, run: RunLifecycle, config: BenchmarkConfig, load):
-        self.store, self.run, self.config, self.load = store, run, config, load
+        self.store, self.run, self.config = store, run, config
         self.questions = {q.id: q for q in store.suites.questions(config.suite)}
         missing = set(config.question_ids) - set(self.questions)
         if missing:
@@ -135,13 +138,31 @@ class _Executor:
                 "this run cannot be resumed."
             )
         check_models((*config.models, *([config.judge] if config.judge else [])), load)
+        self.backends = {ref.name: load(ref.name) for ref in config.models}
         self.judge = load(config.judge.name) if config.judge else None
+
+    def lane(self, unit: RunUnit) -> Lane:
+        """An answer goes down its model's lane; a pair down the judge's."""
+        if unit.key.kind == ItemKind.ANSWER:
+            return lane_for(self.backends[unit.key.model].info)
+        return lane_for(self.judge.info)
+
+    @staticmethod
+    def needs(unit: RunUnit) -> tuple[ItemKey, ...]:
+        """A pair is judged once both its answers exist."""
+        if unit.key.kind == ItemKind.ANSWER:
+            return ()
+        question = unit.key.question_id
+        return (
+            ItemKey.answer(unit.key.model, question),
+            ItemKey.answer(unit.key.other_model, question),
+        )
 
     def unit(self, unit: RunUnit) -> None:
         self.store.items.discard_partial(self.run.id, unit.no)
         question = self.questions[unit.key.question_id]
         if unit.key.kind == ItemKind.ANSWER:
-            self.answer(unit, question, self.load(unit.key.model))
+            self.answer(unit, question, self.backends[unit.key.model])
         else:
             self.pair(unit, question)
 
@@ -166,7 +187,9 @@ class _Executor:
                 templates=self.config.templates,
                 stop_early=self.config.stop_early,
             )
-        except (GenerationFailed, InvalidRequest) as exc:
+        except (GenerationFailed, InvalidRequest, EndpointRejected) as exc:
+            # A refused request (too long for the server's context, say) fails this item only;
+            # EndpointUnavailable propagates, so the run stops resumable.
             outcome = ItemOutcome("failed", time.perf_counter() - started, str(exc), sha)
             self.store.items.finish(self.run.id, unit.no, outcome)
             return
@@ -223,6 +246,6 @@ def run_benchmark(
     with run.working():
         run.check_stop()  # stopped while it waited for this worker
         executor = _Executor(store, run, record.config, load)
-        run.work_through(executor.unit, on_progress)
+        work_concurrently(run, executor.unit, executor.lane, executor.needs, on_progress)
         run.complete()
     return RunStatus.COMPLETED

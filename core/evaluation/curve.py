@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from core.engine.registry import require_local_file
 from core.errors import GenerationFailed, InvalidRequest, UnusableModel
 from core.evaluation.benchmark import OnProgress
 from core.evaluation.coding_run import MAX_SHOTS
@@ -63,6 +64,10 @@ def _check_spec(spec: CurveSpec) -> None:
         raise InvalidRequest(f"Training sizes cannot be negative; got {list(spec.sizes)}.")
     if not spec.sizes and not spec.include_all:
         raise InvalidRequest("Choose at least one training size.")
+    local_methods = {CurveMethod.PROBE: "the probe method", CurveMethod.LORA: "the lora method"}
+    for method in (m for m in spec.methods if m in local_methods):
+        for model in spec.models:  # embeddings and LoRA training read the model file
+            require_local_file(model, local_methods[method])
 
 
 def resolve_sizes(sizes: tuple[int, ...], pool: int, include_all: bool) -> tuple[int, ...]:

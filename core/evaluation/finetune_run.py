@@ -29,6 +29,7 @@ from typing import Protocol
 
 from core.engine.lora_gguf import GGUF_ARCHITECTURES
 from core.engine.lora_trainer import total_steps
+from core.engine.registry import require_local_file
 from core.errors import InvalidRequest
 from core.evaluation.adapter_files import check_adapter_name, write_adapter_folder
 from core.evaluation.benchmark import OnProgress
@@ -106,6 +107,7 @@ def _check_request(
     model = spec.model
     if not model.usable:
         raise InvalidRequest(f"{model.name} is unusable: {model.reason}")
+    require_local_file(model, "LoRA fine-tuning")
     if getattr(model, "adapter_path", None):
         raise InvalidRequest(f"{model.name} already has an adapter; train on its base model.")
     if model.architecture not in set(GGUF_ARCHITECTURES.values()):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 
 from core.engine import Backend
+from core.engine.registry import require_local_file
 from core.errors import GenerationFailed, InvalidRequest, PerficsError
 from core.evaluation.benchmark import LoadBackend, OnProgress, check_models, select_questions
 from core.evaluation.lifecycle import RunLifecycle
@@ -109,6 +110,8 @@ def plan_likelihood(
         raise InvalidRequest("Choose at least one model.")
     if len({m.name for m in spec.models}) != len(spec.models):
         raise InvalidRequest("The same model is listed twice.")
+    for model in spec.models:  # token probabilities come from the model file itself
+        require_local_file(model, "a likelihood run")
     chosen = select_questions(
         store,
         RunSpec(

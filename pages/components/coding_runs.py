@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.app import classify, runs
+from core.app.formatting import data_left_text
 from core.app.preferences import hardware
 from core.errors import PerficsError
 from core.types import RunKind, RunStatus
@@ -31,9 +32,10 @@ TABLE_COLUMNS = [
 
 
 def _label(r) -> str:
+    left = data_left_text(r.data_left_via)
     return (
         f"{r.created_at:%Y-%m-%d %H:%M} · {r.dataset} · {r.codebook} · {r.shots}-shot · {r.models}"
-    )
+    ) + (f" · {left}" if left else "")
 
 
 def _costs() -> None:

@@ -12,6 +12,7 @@ from core.errors import PerficsError
 from core.types.classification import CodingSpec
 from pages.components import resources
 from pages.components.classify_data import show_error
+from pages.components.model_table import label_format
 
 MAX_SHOTS = 20
 SINGLE, MULTI = "Single label", "Multi-label"
@@ -33,8 +34,9 @@ def _spec(datasets: list[str], codebooks: list[str]) -> CodingSpec:
     c1, c2, c3 = st.columns([2, 2, 3])
     dataset = c1.selectbox("Dataset", datasets, key="cls_run_dataset")
     codebook = c2.selectbox("Codebook", codebooks, key="cls_run_codebook")
+    local = [m.name for m in usable if not m.is_endpoint]  # picked by default
     models = c3.multiselect(
-        "Models", list(by_name), default=list(by_name)[:2], key="cls_run_models"
+        "Models", list(by_name), local[:2], label_format(usable), key="cls_run_models"
     )
     c1, c2, c3, c4, c5 = st.columns([1, 2, 1, 1, 1])
     shots = c1.number_input(

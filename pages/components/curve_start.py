@@ -18,6 +18,7 @@ from core.types.curves import (
 from core.types.learning import LabelSource
 from pages.components import resources
 from pages.components.classify_data import show_error
+from pages.components.model_table import label_format
 
 METHOD_LABELS = {
     CurveMethod.KSHOT: "k-shot prompting",
@@ -44,11 +45,15 @@ def _methods() -> tuple[CurveMethod, ...]:
 
 
 def _spec(datasets: list[str], codebooks: list[str]) -> CurveSpec:
-    by_name = {m.name: m for m in resources.usable_models()}
+    usable = resources.usable_models()
+    by_name = {m.name: m for m in usable}
+    local = [m.name for m in usable if not m.is_endpoint]  # picked by default
     c1, c2, c3 = st.columns([2, 2, 3])
     dataset = c1.selectbox("Dataset", datasets, key="learn_dataset")
     codebook = c2.selectbox("Codebook", codebooks, key="learn_codebook")
-    models = c3.multiselect("Models", list(by_name), default=list(by_name)[:1], key="learn_models")
+    models = c3.multiselect(
+        "Models", list(by_name), local[:1], label_format(usable), key="learn_models"
+    )
     c1, c2 = st.columns([3, 2])
     with c1:
         methods = _methods()

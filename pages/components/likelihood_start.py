@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.app import likelihood
 from core.app.formatting import duration
+from core.app.options import local_models
 from core.errors import PerficsError
 from core.types import LikelihoodPlan, LikelihoodSpec, ModelInfo
 
@@ -34,6 +35,7 @@ def likelihood_start(suites: pd.DataFrame, usable: list[ModelInfo]) -> None:
             "Questions with a reference answer: its bits per byte under the model. "
             "Deterministic; nothing is generated."
         )
+        usable = local_models(usable)  # scoring reads token probabilities from the file
         names = [m.name for m in usable]
         c1, c2, c3 = st.columns([1, 2, 1])
         suite = c1.selectbox("Suite", list(suites.name), key="bench_lk_suite")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import streamlit as st
 
+from core.app.formatting import data_left_text, model_label
 from core.app.options import TEMPLATE_DEFAULTS, template_from_text
 from core.app.refine import StoredRefinement
 from core.app.scoring import score_step
@@ -228,7 +229,8 @@ def run_heading(runs: list[RunRecord]) -> None:
     """Which run this is: date, model(s), settings and prompt, apart from the input form."""
     run, config = runs[0], runs[0].config
     s = config.settings
-    models = " vs ".join(r.config.model.name for r in runs)
+    refs = [r.config.model for r in runs]
+    models = " vs ".join(model_label(m.name, m.leaves_machine) for m in refs)
     early = "stops early when nothing to fix" if config.stop_early else "fixed rounds"
     templates = ", ".join(t.id for t in config.templates.values())
     st.subheader(f"Run from {run.created_at:%Y-%m-%d %H:%M} UTC")
@@ -238,6 +240,8 @@ def run_heading(runs: list[RunRecord]) -> None:
         f"templates {escape(templates)}"
     )
     st.markdown(f"**Prompt:** {escape(config.prompt)}")
+    if left := data_left_text(sorted({m.endpoint for m in refs if m.leaves_machine})):
+        st.caption(escape(left))
 
 
 def show_runs(runs: list[StoredRefinement], models: dict[str, ModelInfo]) -> None:

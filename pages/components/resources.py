@@ -16,13 +16,24 @@ from core.types import ModelInfo
 
 
 @st.cache_data(ttl=30, show_spinner="Scanning models…")
-def _scan(models_dir: str, cache_dir: str, backend_kind: str) -> list[ModelInfo]:
+def _scan(
+    models_dir: str, cache_dir: str, backend_kind: str, endpoints: str, endpoints_version: str
+) -> list[ModelInfo]:
     return context.list_models()
 
 
 def model_list() -> list[ModelInfo]:
+    """GGUF files and endpoints; an endpoints.toml changed anywhere (this page, the CLI, an
+    editor) is read again at once, since its modification time is part of the key."""
     cfg = context.settings()
-    return _scan(str(cfg.models_dir), str(cfg.cache_dir), cfg.backend)
+    try:
+        stat = cfg.endpoints_path.stat()  # each save is a new file: a new inode
+        version = f"{stat.st_ino}:{stat.st_mtime_ns}:{stat.st_size}"
+    except OSError:
+        version = ""
+    return _scan(
+        str(cfg.models_dir), str(cfg.cache_dir), cfg.backend, str(cfg.endpoints_path), version
+    )
 
 
 def usable_models() -> list[ModelInfo]:

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pandas as pd
 import streamlit as st
 
-from core.app.formatting import estimate
+from core.app.formatting import data_left_text, estimate, model_label
 from core.app.runs import overview
 from pages.components.quick_start import quick_start
 
 
-def results_table(rows: list[dict], judge_label: str) -> pd.DataFrame:
+def results_table(
+    rows: list[dict], judge_label: str, leaving: Collection[str] = ()
+) -> pd.DataFrame:
     """The summary for reading: each figure with its 95% CI and n, each judge-based column
-    named with the judge's reliability verdict. Downloads use the numeric summary instead."""
+    named with the judge's reliability verdict. Downloads use the numeric summary instead.
+    `leaving`: models whose prompts went to another machine, marked as such."""
     judged = f" · judge {judge_label}"
     table = []
     for r in rows:
         table.append(
             {
-                "model": r["model"],
+                "model": model_label(r["model"], r["model"] in leaving),
                 "category": r["category"],
                 "items": r["items"],
                 "reference accuracy, baseline": estimate(r, "baseline_accuracy", "{:.0%}"),
@@ -42,7 +47,10 @@ def run_label(r) -> str:
     """How every run picker names a run: when, which suite, which models (and "likelihood"
     for a likelihood run)."""
     kind = " · likelihood" if getattr(r, "kind", None) == "likelihood" else ""
-    return f"{r.created_at:%Y-%m-%d %H:%M} · {r.suite} · {r.models}{kind}"
+    left = data_left_text(getattr(r, "data_left_via", None))
+    return f"{r.created_at:%Y-%m-%d %H:%M} · {r.suite} · {r.models}{kind}" + (
+        f" · {left}" if left else ""
+    )
 
 
 def pick_run(key: str, answers_only: bool = False) -> str | None:

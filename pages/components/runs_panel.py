@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from core.app import runs
-from core.app.formatting import progress_text
+from core.app.formatting import data_left_text, progress_text
 from core.errors import PerficsError
 from core.types import RunStatus
 from pages.components.quick_start import quick_start
@@ -31,6 +31,7 @@ TABLE_COLUMNS = [
     "suite",
     "models",
     "judge",
+    "data_left_via",
     "rounds",
     "error",
     "id",
@@ -38,7 +39,9 @@ TABLE_COLUMNS = [
 
 
 def _summary(r: pd.Series) -> str:
-    return f"Run `{r.id[:12]}` · **{r.status}** · {progress_text(runs.state_of(r))}"
+    left = data_left_text(r.data_left_via)
+    note = f" · {escape(left)}" if left else ""
+    return f"Run `{r.id[:12]}` · **{r.status}** · {progress_text(runs.state_of(r))}{note}"
 
 
 def _draw() -> None:
@@ -85,6 +88,9 @@ def _draw() -> None:
             "suite": st.column_config.TextColumn("Suite"),
             "models": st.column_config.TextColumn("Models"),
             "judge": st.column_config.TextColumn("Judge"),
+            "data_left_via": st.column_config.TextColumn(
+                "Data left this machine via", help="Endpoints on another machine it used"
+            ),
             "rounds": st.column_config.NumberColumn("Rounds"),
             "error": st.column_config.TextColumn("Last error"),
             "id": st.column_config.TextColumn("Run id"),

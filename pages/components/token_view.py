@@ -24,7 +24,7 @@ from core.app.scoring import score_answer
 from core.errors import PerficsError
 from core.types import Generation, ModelInfo, TextScore, TokenScore
 from pages.components import resources
-from pages.components.text import escape_html
+from pages.components.text import escape, escape_html
 
 LOW_PROBABILITY = 0.1  # tokens below it are underlined and listed as low-confidence spans
 SHADE_FLOOR = 1e-3  # at or below this probability a token gets the darkest shade
@@ -233,6 +233,12 @@ def token_panel(
 def generation_tokens(page: str, generation_id: str, info: ModelInfo | None, gen: Generation):
     """Under a generated answer: a toggle showing it token by token, and a form to score a
     pasted reference answer under the same prompt."""
+    if info is not None and info.endpoint is not None:
+        st.caption(
+            f"Token probabilities come from a model's GGUF file; {escape(info.name)} is served "
+            f"by endpoint {escape(info.endpoint.name)}."
+        )
+        return
     key = f"{page}_tokens_{generation_id}"
     if st.toggle("Show tokens", key=f"{key}_on", help="Each token shaded by its probability."):
         token_panel(key, info, gen.model_name, lambda b: score_answer(b, gen.prompt, gen.text))

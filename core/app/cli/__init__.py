@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.app.cli import bench, classify, learn, models, quantize, rank, refine, score
+from core.app.cli import (
+    bench,
+    classify,
+    endpoints,
+    learn,
+    loadtest,
+    models,
+    quantize,
+    rank,
+    refine,
+    score,
+)
 from core.app.cli.common import EXIT_ERROR, EXIT_USAGE
 from core.errors import ModelNotFound, PerficsError
 from core.evaluation.lifecycle import RunStopped
@@ -14,7 +25,8 @@ from core.evaluation.lifecycle import RunStopped
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="perfics", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (models, refine, bench, rank, score, quantize, classify, learn):
+    groups = (models, endpoints, refine, bench, rank, score, quantize, classify, learn, loadtest)
+    for group in groups:
         group.register(sub)
     return parser
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.app import context, likelihood, runs
+from core.app import context, endpoints, likelihood, runs
 from core.app.cli import likelihood as likelihood_cli
 from core.app.cli.common import (
     add_sampling_args,
@@ -148,6 +148,7 @@ def cmd_results(args: argparse.Namespace) -> int:
         return 0
     is_likelihood = likelihood.is_likelihood(run_id)
     report = (likelihood.results(run_id) if is_likelihood else results(run_id)).to_json()
+    report["data_left"] = endpoints.run_data_left(run_id)
     if args.json:
         print_json(report)
         return 0
@@ -155,6 +156,8 @@ def cmd_results(args: argparse.Namespace) -> int:
         f"run {report['run_id']}: {report['status']}, "
         f"{report['progress']['done']}/{report['progress']['total']} items"
     )
+    if report["data_left"]:
+        print(report["data_left"])
     if not report["results"]:
         print("No answered questions yet." if not is_likelihood else "No scored units yet.")
         return 0

@@ -8,6 +8,7 @@ from dataclasses import asdict
 
 from core.app import context
 from core.app.cli.common import add_sampling_args, print_json, sampler_settings
+from core.app.formatting import LEAVES_MACHINE
 from core.app.generate import generate, schema_from_file
 from core.engine.registry import as_row
 from core.errors import PerficsError
@@ -20,10 +21,15 @@ def cmd_models(args: argparse.Namespace) -> int:
         print_json([as_row(m) for m in models])
         return 0
     if not models:
-        print(f"No .gguf files in {context.settings().models_dir}.")
+        cfg = context.settings()
+        print(f"No .gguf files in {cfg.models_dir} and no endpoints in {cfg.endpoints_path}.")
         return 0
     for m in models:
-        if m.usable:
+        if m.usable and m.endpoint is not None:
+            where = f"  ({LEAVES_MACHINE})" if m.leaves_machine else ""
+            urls = ", ".join(m.endpoint.urls)
+            print(f"{m.name:40} endpoint: model {m.endpoint.model!r} at {urls}{where}")
+        elif m.usable:
             chat = "chat" if m.has_chat_template else "no chat template"
             print(
                 f"{m.name:40} {m.architecture or '?':10} {m.size_label or '?':6} "
@@ -72,7 +78,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("models", help="list GGUF models and their metadata")
+    p = sub.add_parser("models", help="list GGUF models and endpoints, with their metadata")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models)
 
