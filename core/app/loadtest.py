@@ -118,9 +118,14 @@ def cost_frame(costs: list[ServingCost]) -> pd.DataFrame:
             "machine": [c.machine_per_1000 for c in costs],
             "energy": [c.energy_per_1000 for c in costs],
             "API per 1,000": [c.api_per_1000 for c in costs],
-            "break-even answers/month": [c.break_even_per_month for c in costs],
-            "break-even busy": [c.break_even_utilisation for c in costs],
-        }
+            # float columns with NaN where a level never breaks even, so they stay numeric
+            "break-even answers/month": pd.to_numeric(
+                [c.break_even_per_month for c in costs], errors="coerce"
+            ),
+            "break-even busy": pd.to_numeric(
+                [c.break_even_utilisation for c in costs], errors="coerce"
+            ),
+        },
     )
 
 

@@ -50,8 +50,16 @@ def llama_cpp_version() -> str:
     return f"llama-cpp-python {llama_cpp.__version__}"
 
 
+# One lock for every GGUF model in this process, not one per model: a Llama is not
+# thread-safe, and two models decoding at once would share this machine's cores and slow each
+# other, spoiling the speeds we store (a concurrent run's endpoint units may call a local judge
+# while the local lane runs another local model). Re-entrant, since a KL comparison holds the
+# locks of two backends (core/engine/llama_kld.py).
+_THIS_MACHINE = threading.RLock()
+
+
 class LlamaBackend:
-    """One loaded GGUF model. Calls are serialised by a lock: a Llama is not thread-safe."""
+    """One loaded GGUF model. Calls are serialised by a lock shared by every local model."""
 
     def __init__(self, info: ModelInfo, n_ctx: int = 4096, threads: int = 2, seed: int = 42):
         if not info.usable:
@@ -59,7 +67,7 @@ class LlamaBackend:
         from llama_cpp import Llama
 
         self.info = info
-        self.lock = threading.Lock()
+        self.lock = _THIS_MACHINE
         self.version = llama_cpp_version()
         context = min(n_ctx, info.context_length or n_ctx)
         self._rss_before_load = psutil.Process().memory_info().rss

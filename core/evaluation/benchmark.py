@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from itertools import combinations
 
 from core.engine import Backend
-from core.errors import EndpointRejected, GenerationFailed, InvalidRequest
+from core.errors import EndpointRefusedRequest, GenerationFailed, InvalidRequest
 from core.evaluation.concurrent import Lane, lane_for, work_concurrently
 from core.evaluation.judge import grade, judge_pair
 from core.evaluation.lifecycle import RunLifecycle
@@ -50,6 +50,14 @@ def check_models(models: Sequence[ModelRef], load: LoadBackend) -> None:
             raise InvalidRequest(
                 f"Model {ref.name} is not the file this run started with "
                 f"(SHA-256 {(ref.sha256 or '')[:12]}…); restore it to resume the run."
+            )
+        if loaded.leaves_machine and not ref.leaves_machine:
+            # The endpoint's URLs changed under the same name: resuming would send this run's
+            # prompts to another machine while its record says they stayed here.
+            raise InvalidRequest(
+                f"Endpoint {ref.name} now sends prompts to another machine "
+                f"({', '.join(loaded.endpoint.urls)}); this run started with it on this "
+                "machine. Declare it as it was to resume, or start a new run."
             )
 
 
@@ -187,9 +195,10 @@ class _Executor:
                 templates=self.config.templates,
                 stop_early=self.config.stop_early,
             )
-        except (GenerationFailed, InvalidRequest, EndpointRejected) as exc:
+        except (GenerationFailed, InvalidRequest, EndpointRefusedRequest) as exc:
             # A refused request (too long for the server's context, say) fails this item only;
-            # EndpointUnavailable propagates, so the run stops resumable.
+            # any other EndpointError (the server away, a key missing, an unknown model)
+            # propagates, so the run stops resumable.
             outcome = ItemOutcome("failed", time.perf_counter() - started, str(exc), sha)
             self.store.items.finish(self.run.id, unit.no, outcome)
             return

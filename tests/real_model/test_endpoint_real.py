@@ -187,3 +187,39 @@ def test_only_the_endpoint_used_is_contacted_and_only_on_loopback(llama_server, 
         f"'127.0.0.1', {llama_server.port}" in line for line in contacts if "connect" in line
     )
     assert not any("192.0.2" in line for line in contacts)
+
+
+def test_two_local_models_never_decode_at_once(smollm2, real_models):
+    """Every GGUF model in the process shares one lock: while one generates (here, held inside
+    its token callback), another local model's call waits instead of sharing the cores, so
+    the speeds stored for either are its own (a concurrent run's endpoint units may call a
+    local judge while the local lane runs another local model)."""
+    import threading
+
+    from core.engine.llama import LlamaBackend
+    from core.engine.registry import resolve
+
+    other = LlamaBackend(resolve(SMOLLM2, real_models), n_ctx=512, threads=1)
+    try:
+        assert other.lock is smollm2.lock
+        other_tokens: list[str] = []
+        other_done = threading.Event()
+        seen_while_held: list[int] = []
+
+        def second_call() -> None:
+            other.chat([{"role": "user", "content": "Hi"}], GREEDY, other_tokens.append)
+            other_done.set()
+
+        def first_token(piece: str) -> None:
+            if not seen_while_held:
+                thread = threading.Thread(target=second_call)
+                thread.start()
+                other_done.wait(1.0)  # long enough for SmolLM2 to answer, were it free to
+                seen_while_held.append(len(other_tokens))
+
+        smollm2.chat([{"role": "user", "content": "Count to five."}], GREEDY, first_token)
+        assert other_done.wait(120)
+        assert seen_while_held == [0]
+        assert other_tokens  # and it did answer once the first call ended
+    finally:
+        other.close()

@@ -96,3 +96,34 @@ def test_utilisation_outside_zero_to_one_is_refused(utilisation):
 def test_a_level_without_a_success_cannot_be_priced():
     with pytest.raises(InvalidRequest, match="No request succeeded"):
         serving_per_1000(RENTED, 0.0, 0.5)
+
+
+def test_break_even_with_both_rent_and_energy():
+    """Rent 0.36 an hour and 100 W at 0.30 a kWh, 2 answers/s, an API answer at 0.00035.
+    Energy per answer: 0.1 kW * 0.30 / 3600 s / 2 = 4.1667e-6. Fixed a month: 0.36 * 730 =
+    262.80. Break-even: 262.80 / (0.00035 - 4.1667e-6) = 759,903.6 answers a month, which is
+    759,903.6 / (2 * 3600 * 730) = 14.458 % busy; priced there an answer costs what the API's
+    does: 0.35 per 1,000."""
+    both = HardwareProfile(
+        "rented, metered", cost_per_hour=0.36, watts=100.0, electricity_per_kwh=0.30
+    )
+    cost = serving_cost(both, level(), API, 0.5)
+    assert cost.break_even_per_month == pytest.approx(759_903.6, abs=0.5)
+    assert cost.break_even_utilisation == pytest.approx(0.144578, abs=1e-6)
+    at_break_even = serving_cost(both, level(), API, cost.break_even_utilisation)
+    assert at_break_even.per_1000 == pytest.approx(0.35, abs=1e-9)
+    assert at_break_even.per_1000 == pytest.approx(at_break_even.api_per_1000, abs=1e-9)
+
+
+def test_the_cost_table_stays_numeric_when_a_level_never_breaks_even():
+    """A slow level on a rented machine never beats the API: its break-even is missing (NaN),
+    not None, so the page can round and format the column."""
+    from core.app.loadtest import cost_frame
+
+    slow = level(rps_times_10=1, seconds=100.0)  # 0.01 answers/s
+    costs = [serving_cost(RENTED, slow, API, 0.5), serving_cost(RENTED, level(), API, 0.5)]
+    assert costs[0].break_even_per_month is None
+    frame = cost_frame(costs)
+    rounded = frame["break-even answers/month"].round()
+    assert rounded.isna().tolist() == [True, False]
+    assert rounded.iloc[1] == pytest.approx(round(262.8 / 0.00035))
