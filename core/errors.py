@@ -80,7 +80,8 @@ class TrainingUnavailable(PerficsError):
 class EndpointError(PerficsError):
     """An OpenAI-compatible endpoint refused or failed a request. `transient` errors (the
     server unreachable, timing out, overloaded, or cutting a stream) were retried with backoff
-    before being raised; a run that meets one stops resumable rather than failing its item."""
+    before being raised. A run that meets any of them stops resumable rather than failing its
+    item, except EndpointRefusedRequest: that one request cannot be served, the others can."""
 
     transient = False
 
@@ -96,5 +97,12 @@ class EndpointUnavailable(EndpointError):
 
 
 class EndpointRejected(EndpointError):
-    """The server answered and refused the request (4xx other than 429, or a reply that is not
-    an OpenAI-compatible one): retrying the same request cannot help."""
+    """The endpoint is not set up to serve us: the API key's variable unset, HTTP 401 or 403,
+    404 (an unknown model or a wrong URL), a redirect, an untrusted certificate, or a reply
+    that is not an OpenAI-compatible one. Retrying cannot help until the user fixes the
+    endpoint, and every request would meet it: a run stops resumable."""
+
+
+class EndpointRefusedRequest(EndpointRejected):
+    """The server refused this one request (HTTP 400, 413 or 422: a prompt too long for its
+    context, say): the run fails that item and goes on."""

@@ -18,6 +18,8 @@ Faults, taken one per request in order (stub.fail("500", "429:2", ...)):
                does that to a running request when another arrives)
   "leak401"    HTTP 401 whose message repeats the request's Authorization header
   "stall:S"    wait S seconds before answering (to trip a client's timeout)
+  "silent"     start an event stream and end it without any event (llama_cpp.server does
+               that to a streamed prompt longer than its context)
 """
 
 from __future__ import annotations
@@ -219,6 +221,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _generate(self, body: dict[str, Any], fault: str) -> None:
         stub, chat = self.owner, "messages" in body
+        if fault == "silent":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self._chunk(b"")
+            return
         prompt = prompt_text(body)
         prompt_words = prompt.split()
         words = reply_words(prompt, body.get("grammar"))

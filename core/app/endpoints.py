@@ -13,7 +13,7 @@ from core.app import context
 from core.app.formatting import data_left_text
 from core.engine import endpoint_config as files
 from core.errors import InvalidRequest
-from core.types import EndpointConfig, EndpointList, ModelRef
+from core.types import EndpointConfig, EndpointList, LoadTestConfig, ModelRef
 
 
 def endpoints_path() -> Path:
@@ -130,8 +130,11 @@ def leaving_machine() -> tuple[str, ...]:
 
 
 def data_left(config) -> str | None:
-    """A run's note when any model it recorded (candidates, judge, or a refinement's model)
-    was served from another machine, e.g. "data left this machine (endpoint big)"."""
+    """A run's note when any model it recorded (candidates, judge, a refinement's model, or
+    the endpoint a load test measured) was served from another machine, e.g. "data left this
+    machine (endpoint big)"."""
+    if isinstance(config, LoadTestConfig):
+        return data_left_text(config.endpoint if config.leaves_machine else None)
     refs = [*getattr(config, "models", ()), getattr(config, "judge", None)]
     refs.append(getattr(config, "model", None))
     refs = [r for r in refs if isinstance(r, ModelRef)]

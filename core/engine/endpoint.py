@@ -7,7 +7,12 @@ endpoint's URLs (its replicas), never more than max_concurrency in flight per UR
 for a free slot otherwise. Transient failures (unreachable, timed out, 429, 5xx, a cut or
 garbled stream) are retried with capped exponential backoff, on another replica at once when
 one is up; a request that still fails raises EndpointUnavailable, which stops a run resumable.
-A refusal (4xx other than 429) raises EndpointRejected at once.
+A refusal of the request itself (HTTP 400, 413, 422) raises EndpointRefusedRequest at once,
+which fails that item only. (A stream ended without a word is first asked again unstreamed:
+llama_cpp.server answers a prompt past its context that way, giving its 400 unstreamed only.)
+Any other refusal (a missing key, 401, 403, 404, a reply that is not OpenAI-compatible)
+raises EndpointRejected at once: the endpoint is not set up to serve, so a run stops
+resumable until the user fixes it.
 
 What is sent besides the OpenAI fields: `repeat_penalty` always, because servers disagree on
 its default (llama_cpp.server 1.1, llama-server 1.0) and the record must say what was used;
@@ -39,7 +44,12 @@ from core.engine.endpoint_http import (
 )
 from core.engine.endpoint_pool import ReplicaPool
 from core.engine.prompts import check_messages, check_prompt
-from core.errors import EndpointRejected, EndpointUnavailable, InvalidRequest
+from core.errors import (
+    EndpointRefusedRequest,
+    EndpointRejected,
+    EndpointUnavailable,
+    InvalidRequest,
+)
 from core.types import Generation, ModelInfo, SamplerSettings
 from core.types.endpoints import ServerTimings
 
@@ -125,7 +135,7 @@ class EndpointBackend:
             except Transient as exc:
                 raise EndpointUnavailable(self.config.name, url, _scrub(exc.reason, key)) from None
             except Rejected as exc:
-                raise EndpointRejected(self.config.name, url, _scrub(exc.reason, key)) from None
+                raise self._refusal(exc, url, key) from None
             data = listing.get("data") if isinstance(listing, dict) else None
             if not isinstance(data, list):
                 reason = "/models did not answer an OpenAI model list"
@@ -240,14 +250,14 @@ class EndpointBackend:
             answered = True
             try:
                 sent = time.perf_counter()
-                reply = stream(self._connections, url, path, body, headers, on_token)
+                reply = self._send(url, path, body, headers, on_token)
                 return reply, url, sent, time.perf_counter()
             except Transient as exc:
                 answered = not exc.unreachable
                 last = exc
                 tried.add(url)
             except Rejected as exc:
-                raise EndpointRejected(self.config.name, url, _scrub(exc.reason, key)) from None
+                raise self._refusal(exc, url, key) from None
             finally:
                 self._pool.release(url, answered)
         tries = self.retries + 1
@@ -255,6 +265,23 @@ class EndpointBackend:
         reason = f"{last.reason}; gave up after {tries} tr{'ies' if tries > 1 else 'y'}"
         reason += f" over {spent:.1f} s"
         raise EndpointUnavailable(self.config.name, url, _scrub(reason, key))
+
+    def _send(self, url: str, path: str, body: dict[str, Any], headers, on_token) -> Reply:
+        """One try. A stream the server ended without a word is asked for once more, whole
+        (not streamed): llama_cpp.server does that to a request it cannot serve, a prompt
+        longer than its context, and answers the same request unstreamed with HTTP 400 and
+        the reason (or with the reply, when the silence was something else)."""
+        try:
+            return stream(self._connections, url, path, body, headers, on_token)
+        except Transient as exc:
+            if not exc.silent:
+                raise
+        whole = {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False}
+        return stream(self._connections, url, path, whole, headers, on_token)
+
+    def _refusal(self, exc: Rejected, url: str, key: str | None) -> EndpointRejected:
+        kind = EndpointRefusedRequest if exc.request_only else EndpointRejected
+        return kind(self.config.name, url, _scrub(exc.reason, key))
 
     def _delay(self, waits: int, retry_after: float | None) -> float:
         """Seconds before the next try: what a 429's Retry-After asked (already capped), else

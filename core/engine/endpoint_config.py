@@ -154,8 +154,21 @@ def dump_endpoints(configs: Sequence[EndpointConfig]) -> str:
 
 
 def save_endpoints(path: Path, configs: Sequence[EndpointConfig]) -> None:
-    """Writes the endpoints to `path` atomically: a temporary file beside it, then a rename."""
+    """Writes the endpoints to `path` atomically: a temporary file beside it, then a rename.
+    A folder that cannot be written (read-only, no permission, not a folder) is an
+    InvalidRequest naming the file and the reason; the file is then left as it was."""
     text = dump_endpoints(configs)
+    try:
+        _write_atomically(path, text)
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise InvalidRequest(
+            f"Cannot save the endpoints to {path}: {reason}. Make its folder writable, or set "
+            "PERFICS_ENDPOINTS_FILE to a file in a folder that is."
+        ) from exc
+
+
+def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = path.stat().st_mode & 0o777

@@ -2,7 +2,7 @@
 per thread and URL, server-sent events read into one reply, and every failure sorted into
 `Transient` (worth retrying: unreachable, timed out, overloaded, cut off) or `Rejected`
 (retrying the same request cannot help). The backend (core/engine/endpoint.py) turns these
-into the domain's EndpointUnavailable and EndpointRejected."""
+into the domain's EndpointUnavailable, EndpointRejected and EndpointRefusedRequest."""
 
 from __future__ import annotations
 
@@ -25,20 +25,39 @@ BODY_EXCERPT = 200
 
 class Transient(Exception):
     """A failure worth retrying. `unreachable`: no server answered at that URL (another
-    replica should get the retry); `retry_after`: the seconds the server asked us to wait."""
+    replica should get the retry); `retry_after`: the seconds the server asked us to wait;
+    `silent`: the server accepted a stream and ended it without sending a single event."""
 
-    def __init__(self, reason: str, unreachable: bool = False, retry_after: float | None = None):
+    def __init__(
+        self,
+        reason: str,
+        unreachable: bool = False,
+        retry_after: float | None = None,
+        silent: bool = False,
+    ):
         super().__init__(reason)
         self.reason, self.unreachable, self.retry_after = reason, unreachable, retry_after
+        self.silent = silent
+
+
+# Statuses that refuse this one request as sent (malformed, too large, too long for the
+# model's context): other requests may still be served.
+REQUEST_REFUSALS = frozenset({400, 413, 422})
 
 
 class Rejected(Exception):
     """The server answered and refused the request, or answered something that is not an
-    OpenAI-compatible reply."""
+    OpenAI-compatible reply. `status`: the HTTP status (or an error event's code) it refused
+    with, None when it answered something unusable."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, status: int | None = None):
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.status = reason, status
+
+    @property
+    def request_only(self) -> bool:
+        """This request alone was refused; the endpoint itself is set up to serve."""
+        return self.status in REQUEST_REFUSALS
 
 
 @dataclass
@@ -206,7 +225,7 @@ def send(
     if 300 <= response.status < 400:
         where = response.getheader("Location") or "elsewhere"
         raise Rejected(f"HTTP {response.status}: redirected to {where}; configure that URL")
-    raise Rejected(reason)
+    raise Rejected(reason, response.status)
 
 
 def get_json(
@@ -236,15 +255,18 @@ def stream(
     """POSTs a streaming request and reads its events into a Reply, passing each text piece
     to on_piece as it comes. The reply is complete only when the server gave a finish reason;
     `[DONE]` without one (llama_cpp.server does that when a newer request interrupts the
-    running one), a stream that stops early, or an event that is not JSON is Transient."""
+    running one), a stream that stops early, or an event that is not JSON is Transient; a
+    stream ended before its first event is a `silent` one."""
     response = send(connections, base_url, "POST", path, body, headers)
     reply = Reply(server=(response.getheader("Server") or "").strip())
+    events = 0
     try:
         kind = (response.getheader("Content-Type") or "").split(";")[0].strip()
         if kind == "application/json":
             _absorb(reply, _event(response.read()), on_piece)
         else:
             for data in _events(response):
+                events += 1
                 if data == "[DONE]":
                     break
                 _absorb(reply, _event(data.encode("utf-8")), on_piece)
@@ -253,6 +275,9 @@ def stream(
         if isinstance(exc, OSError | http.client.HTTPException):
             raise _cut(exc, connections.timeout_s) from None
         raise
+    if reply.finish_reason is None and kind != "application/json" and events == 0:
+        connections.drop(base_url)
+        raise Transient("the server ended the stream without sending anything", silent=True)
     if reply.finish_reason is None:
         connections.drop(base_url)
         raise Transient("the stream ended before the reply finished (no finish reason)")
@@ -299,7 +324,7 @@ def _event(raw: bytes) -> dict[str, Any]:
         code = error.get("code") if isinstance(error, dict) else None
         reason = f"the server reported an error mid-reply: {message}"
         if isinstance(code, int) and 400 <= code < 500 and code != 429:
-            raise Rejected(reason)
+            raise Rejected(reason, code)
         raise Transient(reason)
     return event
 

@@ -130,25 +130,22 @@ def discover(models_dir: Path, cache_dir: Path | None = None) -> list[ModelInfo]
 
 
 def resolve(name: str, models: list[ModelInfo]) -> ModelInfo:
-    """A usable model by exact name (a file stem or an endpoint's name), or else by a unique
-    case-insensitive prefix (or one that all other matching files extend: a source before its
-    quantized copies)."""
+    """A usable model by exact name (a file stem or an endpoint's name), or else a model file
+    by a unique case-insensitive prefix (or one that all other matching files extend: a
+    source before its quantized copies). An endpoint only ever by its exact name: a typed
+    prefix must never send prompts to a server."""
     usable = [m for m in models if m.usable]
     for m in usable:
         if m.name == name:
             return m
-    matches = [m for m in usable if m.name.lower().startswith(name.lower())]
+    files = [m for m in usable if not m.is_endpoint]
+    matches = [m for m in files if m.name.lower().startswith(name.lower())]
     if len(matches) == 1:
         return matches[0]
     # A model and its quantized copies ("m.Q4_1", "m.Q4_1-to-Q8_0"): a prefix that matches all
     # of them means the source, whose name starts every other one, as it did before the copies.
-    # Files only: an endpoint is never picked by a prefix that also names other models.
     shortest = min(matches, key=lambda m: len(m.name), default=None)
-    if (
-        shortest
-        and not any(m.is_endpoint for m in matches)
-        and all(m.name.startswith(shortest.name) for m in matches)
-    ):
+    if shortest and all(m.name.startswith(shortest.name) for m in matches):
         return shortest
     if len(matches) > 1:
         raise AmbiguousModel(name, [m.name for m in matches])

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 
-from core.errors import GenerationFailed, InvalidRequest
+from core.errors import EndpointRefusedRequest, GenerationFailed, InvalidRequest
 from core.evaluation.benchmark import LoadBackend, OnProgress, check_models
 from core.evaluation.coding import PROMPT_VERSION, CodingTask, code_text
 from core.evaluation.concurrent import lane_for, work_concurrently
@@ -184,7 +184,8 @@ def run_coding(
                 coding, seconds = code_text(
                     backend, tasks(unit.key.question_id), texts[unit.key.question_id]
                 )
-            except (GenerationFailed, InvalidRequest) as exc:  # this text only, e.g. too long
+            except (GenerationFailed, InvalidRequest, EndpointRefusedRequest) as exc:
+                # This text only, e.g. too long; any other EndpointError stops the run resumable.
                 store.codings.finish(run_id, unit.no, ItemOutcome("failed", None, str(exc), sha))
                 return
             outcome = ItemOutcome("done", seconds, model_sha256=sha, final=coding.raw)

@@ -4,7 +4,7 @@ parse; a judge that fails anyway is recorded as a failure, never as a score."""
 from __future__ import annotations
 
 from core.engine import Backend
-from core.errors import EndpointUnavailable, PerficsError
+from core.errors import EndpointError, EndpointRefusedRequest, PerficsError
 from core.types import Judgment, ModelInfo, SamplerSettings
 
 SINGLE_GRAMMAR = 'root ::= "Rating: " ([1-9] | "10")'
@@ -77,6 +77,14 @@ def _choose(
     return answer, None
 
 
+def _stops_the_run(exc: Exception) -> bool:
+    """An endpoint error other than a refusal of this one prompt: the judge's server away, or
+    not set up to serve (a missing key, 401, an unknown model). It propagates, so the unit
+    stays pending, to be judged on resume once the judge answers; a refused prompt (too long
+    for its context, say) is a failed judgment like any other."""
+    return isinstance(exc, EndpointError) and not isinstance(exc, EndpointRefusedRequest)
+
+
 def expected_rating(probabilities: dict[str, float] | None) -> float | None:
     """G-Eval's score: the mean rating under the judge's distribution over 1..10."""
     if not probabilities:
@@ -93,9 +101,9 @@ def grade(
     messages = [{"role": "user", "content": prompt}]
     try:
         rating, p = _choose(judge, messages, SINGLE_GRAMMAR, "Rating: ", RATINGS)
-    except EndpointUnavailable:
-        raise  # the judge's server is away: the unit stays pending, to be judged on resume
     except (PerficsError, ValueError) as exc:
+        if _stops_the_run(exc):
+            raise
         return Judgment("single", subject, "failed", error=f"{type(exc).__name__}: {exc}")
     return Judgment("single", subject, "ok", score=float(rating), expected_score=expected_rating(p))
 
@@ -116,9 +124,9 @@ def compare(
     messages = [{"role": "user", "content": prompt}]
     try:
         verdict, p = _choose(judge, messages, PAIR_GRAMMAR, "Verdict: ", VERDICTS)
-    except EndpointUnavailable:
-        raise  # the judge's server is away: the unit stays pending, to be judged on resume
     except (PerficsError, ValueError) as exc:
+        if _stops_the_run(exc):
+            raise
         return Judgment(
             "pair", subject, "failed", order_ab=order_ab, error=f"{type(exc).__name__}: {exc}"
         )

@@ -4,11 +4,13 @@ concurrency levels in turn, each request timed by the client.
 A load test is a run (kind "loadtest"), one unit per level, so a stopped test resumes at the
 level it was on. At each level `requests` requests go out from `concurrency` threads, each
 sending its next request as soon as its last one is answered: at most `concurrency` are in
-flight. A request the endpoint fails (after its retries) or the backend cannot generate
-counts as failed and keeps its reason; a level where every request failed ends the test
-(failed, resumable) rather than being stored as a measurement. Before its first level, each
-attempt sends one warm-up request that is not counted: it loads a local model, opens the
-connection and wakes the server, none of which a busy server pays per request.
+flight. A request the endpoint fails (after its retries) or refuses, or the backend cannot
+generate, counts as failed and keeps its reason. An endpoint not set up to serve (its key
+missing, 401, an unknown model) ends the test at once, and so does a level where every
+request failed, rather than being stored as a measurement: failed, resumable. Before its
+first level, each attempt sends one warm-up request that is not counted: it loads a local
+model, opens the connection and wakes the server, none of which a busy server pays per
+request.
 """
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ from collections.abc import Callable
 from itertools import zip_longest
 
 from core.engine import Backend
-from core.errors import EndpointError, GenerationFailed, InvalidRequest, PerficsError
+from core.errors import (
+    EndpointRefusedRequest,
+    EndpointUnavailable,
+    GenerationFailed,
+    InvalidRequest,
+    PerficsError,
+)
 from core.evaluation.benchmark import OnProgress
 from core.evaluation.lifecycle import RunLifecycle
 from core.evaluation.suites import builtin_questions
@@ -139,7 +147,7 @@ def timed_request(
     sent = time.perf_counter()
     try:
         gen = backend.chat(_messages(prompt), settings, on_token)
-    except (EndpointError, GenerationFailed) as exc:
+    except (EndpointUnavailable, EndpointRefusedRequest, GenerationFailed) as exc:
         latency = time.perf_counter() - sent
         return LoadRequest(no, False, sent - origin, latency, error=str(exc)), None
     latency = time.perf_counter() - sent

@@ -12,7 +12,9 @@ from urllib.parse import urlsplit
 from core.errors import InvalidRequest
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# Upper case, as environment variable names are by convention: a key (gsk_…, hf_AbC…, sk-…)
+# pasted into the field by mistake is refused rather than written to endpoints.toml and shown.
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 MAX_CONCURRENCY = 64
 
 
@@ -61,9 +63,11 @@ class EndpointConfig:
         if not self.model.strip():
             raise InvalidRequest(f"Endpoint {self.name}: model must name the served model id.")
         if self.api_key_env is not None and not _ENV_NAME.match(self.api_key_env):
+            # Never echoed: the value may be a key pasted in the wrong place.
             raise InvalidRequest(
-                f"Endpoint {self.name}: api_key_env must be an environment variable name "
-                "(letters, digits, '_'), not the key itself."
+                f"Endpoint {self.name}: api_key_env must be the NAME of an environment "
+                "variable holding the key, in capitals, digits and '_' (at most 64 "
+                "characters, e.g. OPENAI_API_KEY), never the key itself."
             )
         if not 1 <= self.max_concurrency <= MAX_CONCURRENCY:
             raise InvalidRequest(

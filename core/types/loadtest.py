@@ -64,8 +64,16 @@ class LoadTestConfig:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            # "models" as the other run kinds keep it, so listings of runs name the model.
-            "models": [{"name": self.model, "sha256": self.model_sha256}],
+            # "models" as the other run kinds keep theirs (ModelRef's fields), so listings of
+            # runs name the model and say whether prompts sent to it left this machine.
+            "models": [
+                {
+                    "name": self.model,
+                    "sha256": self.model_sha256,
+                    "endpoint": self.endpoint,
+                    "leaves_machine": self.leaves_machine,
+                }
+            ],
             "endpoint": self.endpoint,
             "urls": list(self.urls),
             "capacity": self.capacity,
@@ -179,7 +187,12 @@ class LoadTest:
         return self.config.model
 
     @property
-    def label(self) -> str:
-        """How a picker names it: model, levels and requests."""
+    def plan(self) -> str:
+        """Its levels and requests, e.g. "concurrency 1,2,4 · 16 requests"."""
         levels = ",".join(map(str, self.config.concurrency))
-        return f"{self.config.model} · concurrency {levels} · {self.config.requests} requests"
+        return f"concurrency {levels} · {self.config.requests} requests"
+
+    @property
+    def label(self) -> str:
+        """How a listing names it: model, levels and requests."""
+        return f"{self.config.model} · {self.plan}"

@@ -7,9 +7,10 @@ from __future__ import annotations
 import streamlit as st
 
 from core.app import loadtest
-from core.app.formatting import money
+from core.app.formatting import model_label, money
 from core.errors import PerficsError
 from core.types import ApiPrice, HardwareProfile, LoadTest, RunStatus
+from pages.components.model_table import label_format
 from pages.components.resources import usable_models
 from pages.components.run_controls import run_controls
 from pages.components.run_progress import run_progress
@@ -20,7 +21,8 @@ KEY = "costs_loadtest"
 
 def _start() -> None:
     """Widgets, not a form: Enter in a field never starts a test; the button does."""
-    endpoints = [m.name for m in usable_models() if m.is_endpoint]
+    served = [m for m in usable_models() if m.is_endpoint]
+    endpoints = [m.name for m in served]
     if not endpoints:
         st.caption(
             "No endpoint declared: add one on the Models page to load-test it here, or run "
@@ -28,7 +30,9 @@ def _start() -> None:
         )
         return
     c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
-    model = c1.selectbox("Endpoint", endpoints, key=f"{KEY}_model")
+    model = c1.selectbox(
+        "Endpoint", endpoints, format_func=label_format(served), key=f"{KEY}_model"
+    )
     levels_text = c2.text_input("Concurrency levels", "1,2,4,8", key=f"{KEY}_levels")
     requests = c3.number_input("Requests per level", 1, 10_000, 16, key=f"{KEY}_requests")
     max_tokens = c4.number_input("Max tokens", 1, 4096, 128, key=f"{KEY}_max_tokens")
@@ -36,7 +40,7 @@ def _start() -> None:
         try:
             run_id = loadtest.start(model, levels_text, int(requests), int(max_tokens))
         except PerficsError as exc:
-            st.error(str(exc))
+            st.error(escape(str(exc)))
             return
         st.session_state[KEY] = run_id
         st.session_state[f"{KEY}_notice"] = f"Load test {run_id[:8]} started in the background."
@@ -44,7 +48,11 @@ def _start() -> None:
 
 
 def _pick(tests: list[LoadTest]) -> LoadTest:
-    labels = {t.id: f"{t.label} · {t.created_at:%Y-%m-%d %H:%M} · {t.status}" for t in tests}
+    labels = {
+        t.id: f"{model_label(t.model, t.config.leaves_machine)} · {t.plan} · "
+        f"{t.created_at:%Y-%m-%d %H:%M} · {t.status}"
+        for t in tests
+    }
     if st.session_state.get(KEY) not in labels:
         st.session_state.pop(KEY, None)
     picked = st.selectbox("Load test", list(labels), format_func=labels.get, key=KEY)
@@ -114,7 +122,7 @@ def serving_cost(hw: HardwareProfile, api: ApiPrice) -> None:
     try:
         tests = loadtest.tests()
     except PerficsError as exc:
-        st.error(str(exc))
+        st.error(escape(str(exc)))
         return
     if not tests:
         st.info("No load test yet.")

@@ -3,6 +3,7 @@
 such models, and Check against a dead port showing a plain error."""
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -75,6 +76,39 @@ def test_a_bad_form_shows_the_reason_and_writes_nothing(open_page):
     assert not at.exception
     assert "name of the model file" in at.error[0].value
     assert not context.settings().endpoints_path.exists()
+
+
+def _fill_form(at, key_env: str = "") -> None:
+    at.text_input(key=f"models_ep_name_{NEW}").set_value("lab")
+    at.text_input(key=f"models_ep_model_{NEW}").set_value("m")
+    at.text_area(key=f"models_ep_urls_{NEW}").set_value("http://127.0.0.1:1/v1")
+    at.text_input(key=f"models_ep_key_{NEW}").set_value(key_env)
+    at.button(key=f"FormSubmitter:models_ep_form_{NEW}-Save endpoint").click()
+    at.run()
+
+
+def test_a_key_pasted_as_its_variable_name_is_refused_and_not_shown(open_page):
+    pasted = "gsk_abc123DEF456ghi789JKL012mno345"
+    at = open_page()
+    _fill_form(at, pasted)
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert "NAME of an environment variable" in error and pasted not in error
+    assert not context.settings().endpoints_path.exists()
+
+
+@pytest.mark.skipif(not Path("/sys").is_dir(), reason="needs sysfs, where no one creates files")
+def test_a_data_folder_that_cannot_be_written_is_a_plain_error(open_page, monkeypatch):
+    # /sys: the file reads as absent, and no file can be made there, not even by root.
+    path = Path("/sys/perfics-endpoints.toml")
+    monkeypatch.setenv("PERFICS_ENDPOINTS_FILE", str(path))
+    at = open_page()
+    _fill_form(at)
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("Cannot save the endpoints to ") and "perfics\\-endpoints" in error
+    assert "Permission denied" in error or "Read\\-only file system" in error
+    assert not path.exists()
 
 
 def test_the_entry_point_warns_for_a_remote_endpoint_only(open_page):

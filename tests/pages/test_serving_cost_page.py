@@ -9,8 +9,10 @@ import pytest
 
 from core.app import context
 from core.app.preferences import save_hardware
-from core.engine.endpoint_config import save_endpoints
+from core.engine.endpoint_config import endpoint_model_info, save_endpoints
+from core.evaluation.loadtest import create_loadtest, plan_config
 from core.types import EndpointConfig, HardwareProfile, RunStatus
+from pages.components.text import escape
 from tests.loadtest_support import stored_loadtest
 
 RENTED = HardwareProfile("rented", cost_per_hour=0.36, watts=0.0)  # 262.80 a month
@@ -81,3 +83,26 @@ def test_a_typo_in_the_levels_is_a_clear_error(open_page, make_openai_stub):
     assert not at.exception
     assert any("whole numbers separated by commas" in e.value for e in at.error)
     assert not stub.generation_requests()
+
+
+def test_an_endpoint_on_another_machine_is_marked_where_a_load_test_is_picked(open_page, store):
+    remote = EndpointConfig("far", "http://192.0.2.10:8000/v1", "big")  # never contacted
+    save_endpoints(context.settings().endpoints_path, [remote])
+    create_loadtest(store, plan_config(endpoint_model_info(remote), (1, 2), requests=3))
+    at = open_page("pages/costs.py")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="costs_loadtest_model").options == ["far (data leaves this machine)"]
+    (label,) = at.selectbox(key="costs_loadtest").options
+    assert label.startswith("far (data leaves this machine) · concurrency 1,2 · 3 requests · ")
+
+
+def test_an_error_is_shown_as_plain_text(open_page, make_openai_stub):
+    stub = make_openai_stub()
+    save_endpoints(context.settings().endpoints_path, [EndpointConfig("stub", stub.url, "m")])
+    typed = "1,![x](http://192.0.2.1/x.png)"
+    at = open_page("pages/costs.py")
+    at.text_input(key="costs_loadtest_levels").set_value(typed)
+    at.button(key="costs_loadtest_start").click().run()
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert escape(typed) in error and "![x](http" not in error  # no image fetched

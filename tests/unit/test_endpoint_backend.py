@@ -12,7 +12,12 @@ from core.engine.endpoint import EndpointBackend
 from core.engine.endpoint_config import endpoint_model_info
 from core.engine.endpoint_http import retry_after_seconds
 from core.engine.endpoint_pool import ReplicaPool
-from core.errors import EndpointRejected, EndpointUnavailable, InvalidRequest
+from core.errors import (
+    EndpointRefusedRequest,
+    EndpointRejected,
+    EndpointUnavailable,
+    InvalidRequest,
+)
 from core.types import EndpointConfig, SamplerSettings
 
 HELLO = [{"role": "user", "content": "hello there world"}]
@@ -323,8 +328,13 @@ def test_a_retried_stream_repeats_pieces_but_not_the_text(openai_stub):
     assert gen.text == "Echo: user: hello there"
 
 
-@pytest.mark.parametrize("status", ["400", "404"])
-def test_client_errors_are_rejected_at_once(openai_stub, status):
+@pytest.mark.parametrize(
+    "status, request_only",
+    [("400", True), ("413", True), ("422", True), ("401", False), ("403", False), ("404", False)],
+)
+def test_client_errors_are_rejected_at_once(openai_stub, status, request_only):
+    """400, 413 and 422 refuse this request (it fails its item); 401, 403 and 404 say the
+    endpoint is not set up to serve (a run stops resumable)."""
     openai_stub.fail(status)
     sleeps = []
     with pytest.raises(EndpointRejected) as caught:
@@ -332,7 +342,37 @@ def test_client_errors_are_rejected_at_once(openai_stub, status):
     assert (
         caught.value.reason == f"HTTP {status}: stub fault {status}: the request cannot be served"
     )
+    assert isinstance(caught.value, EndpointRefusedRequest) is request_only
     assert not caught.value.transient and sleeps == [] and len(openai_stub.requests) == 1
+
+
+def test_a_silent_stream_is_asked_again_whole_and_a_refusal_then_fails_the_request(openai_stub):
+    """llama_cpp.server ends the stream of a prompt longer than its context without a word, and
+    refuses the same request unstreamed with HTTP 400 (measured: n_ctx 256, 631 tokens)."""
+    openai_stub.fail("silent", "400")
+    with pytest.raises(EndpointRefusedRequest, match="HTTP 400: stub fault 400"):
+        make_backend(openai_stub.url, retries=0).chat(HELLO, settings())
+    streamed, whole = (r.body for r in openai_stub.requests)
+    assert streamed["stream"] is True and "stream_options" in streamed
+    assert whole["stream"] is False and "stream_options" not in whole
+    assert {k: v for k, v in whole.items() if not k.startswith("stream")} == {
+        k: v for k, v in streamed.items() if not k.startswith("stream")
+    }
+
+
+def test_a_silent_stream_answered_whole_gives_the_reply(openai_stub):
+    openai_stub.fail("silent")
+    pieces = []
+    gen = make_backend(openai_stub.url, retries=0).chat(HELLO, settings(), pieces.append)
+    assert gen.text == "Echo: user: hello" and pieces == ["Echo: user: hello"]
+    assert len(openai_stub.requests) == 2
+
+
+def test_a_server_silent_twice_is_unavailable(openai_stub):
+    openai_stub.fail("silent", "silent")
+    with pytest.raises(EndpointUnavailable, match="ended the stream without sending anything"):
+        make_backend(openai_stub.url, retries=0).chat(HELLO, settings())
+    assert len(openai_stub.requests) == 2
 
 
 # API keys.
@@ -347,8 +387,9 @@ def test_the_key_is_read_from_its_variable_and_sent_as_bearer(openai_stub, monke
 
 def test_a_missing_key_variable_is_rejected_before_any_request(openai_stub, monkeypatch):
     monkeypatch.delenv(KEY_VAR, raising=False)
-    with pytest.raises(EndpointRejected, match=f"environment variable {KEY_VAR} is not set"):
+    with pytest.raises(EndpointRejected, match=f"environment variable {KEY_VAR} is not set") as e:
         make_backend(openai_stub.url, api_key_env=KEY_VAR).chat(HELLO, settings())
+    assert not isinstance(e.value, EndpointRefusedRequest)  # a set-up problem: the run stops
     assert openai_stub.requests == []
 
 

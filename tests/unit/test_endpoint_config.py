@@ -2,6 +2,7 @@
 own TOML writer round-tripping awkward values, and the edits' refusals."""
 
 import hashlib
+import os
 import tomllib
 from pathlib import Path
 
@@ -176,7 +177,7 @@ configs = st.builds(
     name=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True),
     base_url=urls,
     model=st.text(min_size=1, max_size=40).filter(str.strip),
-    api_key_env=st.none() | st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True),
+    api_key_env=st.none() | st.from_regex(r"[A-Z_][A-Z0-9_]{0,20}", fullmatch=True),
     max_concurrency=st.integers(1, 64),
     timeout_s=st.floats(1e-6, 3600, allow_nan=False),
     replicas=st.lists(urls, max_size=2).map(tuple),
@@ -215,10 +216,69 @@ def test_save_is_atomic_and_leaves_no_temporary_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(ec.os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(InvalidRequest, match=f"Cannot save the endpoints to {path}: disk full"):
         ec.save_endpoints(path, [*first, EndpointConfig("two", "http://127.0.0.1:2/v1", "m")])
     assert path.read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["endpoints.toml"]
+
+
+def test_a_folder_that_cannot_be_written_is_a_clear_error(tmp_path):
+    """Whoever runs the tests: a folder under a regular file cannot be made even by root, nor
+    a file in /sys; a read-only folder is tried too when chmod binds this user (not root)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    config = EndpointConfig("one", "http://127.0.0.1:1/v1", "m")
+    under_a_file = blocker / "data" / "endpoints.toml"
+    with pytest.raises(InvalidRequest) as caught:
+        ec.save_endpoints(under_a_file, [config])
+    assert str(caught.value).startswith(f"Cannot save the endpoints to {under_a_file}: ")
+    assert "Not a directory" in str(caught.value)
+    if Path("/sys").is_dir():  # sysfs: no one creates files there, not even root
+        in_sysfs = Path("/sys/perfics-endpoints.toml")
+        with pytest.raises(InvalidRequest, match=f"{in_sysfs}: (Permission denied|Read-only)"):
+            ec.save_endpoints(in_sysfs, [config])
+    if os.geteuid() == 0:
+        return  # root writes into read-only folders
+    locked = tmp_path / "read-only"
+    locked.mkdir()
+    path = locked / "endpoints.toml"
+    ec.save_endpoints(path, [config])
+    locked.chmod(0o555)
+    try:
+        with pytest.raises(InvalidRequest, match=f"{path}: Permission denied"):
+            ec.save_endpoints(path, [config, EndpointConfig("two", "http://127.0.0.1:2/v1", "m")])
+        assert ec.load_endpoints(path).configs == (config,)
+    finally:
+        locked.chmod(0o755)
+
+
+KEYS_PASTED_AS_NAMES = [
+    "gsk_abc123DEF456ghi789JKL012mno345PQR678stu901",
+    "hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+    "sk_live_abcdefghijklmnop",
+    "Bearer_abc",
+    "A" * 65,  # upper case, but longer than any variable name we accept
+]
+
+
+@pytest.mark.parametrize("pasted", KEYS_PASTED_AS_NAMES)
+def test_a_key_in_place_of_its_variable_name_is_refused_and_never_repeated(tmp_path, pasted):
+    with pytest.raises(InvalidRequest, match="NAME of an environment variable") as caught:
+        EndpointConfig("lab", "http://10.0.0.1/v1", "m", api_key_env=pasted)
+    assert pasted not in str(caught.value)
+    path = tmp_path / "endpoints.toml"
+    path.write_text(
+        f'[[endpoint]]\nname = "lab"\nbase_url = "http://10.0.0.1/v1"\nmodel = "m"\n'
+        f'api_key_env = "{pasted}"\n'
+    )
+    found = ec.load_endpoints(path)
+    assert found.configs == () and "NAME of an environment variable" in found.problems[0].reason
+    assert pasted not in repr(found)
+
+
+@pytest.mark.parametrize("name", ["OPENAI_API_KEY", "MY_SERVER_KEY2", "_KEY", "K", "A" * 64])
+def test_ordinary_variable_names_are_accepted(name):
+    assert EndpointConfig("lab", "http://10.0.0.1/v1", "m", api_key_env=name).api_key_env == name
 
 
 def test_endpoint_model_info_is_a_usable_chat_model_without_a_file():

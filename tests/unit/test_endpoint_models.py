@@ -17,10 +17,18 @@ from core.engine.embedding import open_embedder
 from core.engine.endpoint_config import endpoint_model_info, save_endpoints
 from core.engine.fake import FAKE_INFO, FakeBackend
 from core.engine.registry import default_model, require_local_file, resolve
-from core.errors import AmbiguousModel, InvalidRequest
+from core.errors import InvalidRequest, ModelNotFound
 from core.evaluation.benchmark import create_run
 from core.evaluation.judge import default_judge
-from core.types import EndpointConfig, LikelihoodSpec, ModelRef, RefineConfig, SamplerSettings
+from core.evaluation.loadtest import create_loadtest, plan_config
+from core.types import (
+    EndpointConfig,
+    LikelihoodSpec,
+    ModelRef,
+    RefineConfig,
+    RunKind,
+    SamplerSettings,
+)
 from core.types.curves import CurveMethod, CurveSpec
 from core.types.finetune import FinetuneSpec
 from tests.support import GEMMA, SMOLLM2, bench_spec
@@ -78,14 +86,28 @@ def test_a_file_that_is_not_toml_is_one_unusable_entry(fake_mode):
     assert "not valid TOML" in bad.reason
 
 
-def test_resolve_finds_endpoints_by_name_and_prefix_but_not_by_the_shortest_rule(declared):
+def test_resolve_finds_an_endpoint_by_its_exact_name_only(declared):
     models = context.list_models()
     assert resolve("far", models).endpoint == FAR
-    assert resolve("ne", models).name == "near"
+    assert resolve("near", models).endpoint == NEAR
+    for typed in ("ne", "nea", "NEAR", "Far"):  # a prefix, or another case, never sends prompts
+        with pytest.raises(ModelNotFound) as caught:
+            resolve(typed, models)
+        assert {"near", "far"} <= set(caught.value.available)
+    assert resolve("fa", models) == FAKE_INFO  # the model file fake-echo, never "far"
     models = [*models, replace(endpoint_model_info(NEAR), name="nearly")]
-    with pytest.raises(AmbiguousModel):
-        resolve("nea", models)  # "near" starts "nearly", but an endpoint is never guessed
-    assert resolve("near", models).name == "near"  # an exact name still is
+    assert resolve("near", models).name == "near"
+    assert resolve("nearly", models).name == "nearly"
+
+
+def test_a_prefix_shared_with_an_endpoint_finds_the_model_file(declared):
+    local = next(m for m in context.list_models() if m.name == SMOLLM2)
+    lookalike = replace(endpoint_model_info(NEAR), name=SMOLLM2 + "-served")
+    models = [local, lookalike]
+    assert resolve(SMOLLM2[:7], models) == local  # not ambiguous: the endpoint is not a match
+    assert resolve(SMOLLM2 + "-served", models) == lookalike
+    with pytest.raises(ModelNotFound):
+        resolve(SMOLLM2 + "-se", models)
 
 
 def test_defaults_never_pick_an_endpoint(declared):
@@ -196,6 +218,27 @@ def test_runs_record_that_data_left_this_machine(declared, store, capsys):
     listed = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
     assert listed[mixed]["data_left_via"] == "far"
     assert data_left_text(listed[local]["data_left_via"]) is None
+
+
+def test_a_load_test_records_whether_its_endpoint_is_on_another_machine(declared, store):
+    far = create_loadtest(store, plan_config(endpoint_model_info(FAR), (1,), requests=2))
+    near = create_loadtest(store, plan_config(endpoint_model_info(NEAR), (1,), requests=2))
+    local = create_loadtest(store, plan_config(FAKE_INFO, (1,), requests=2))
+    table = runs.overview(kinds=(RunKind.LOADTEST,)).set_index("id")
+    assert table.data_left_via[far] == "far" and table.models[far] == "far"
+    assert data_left_text(table.data_left_via[near]) is None
+    assert data_left_text(table.data_left_via[local]) is None
+    assert endpoints.run_data_left(far) == "data left this machine (endpoint far)"
+    assert endpoints.run_data_left(near) is None and endpoints.run_data_left(local) is None
+    (stored,) = json.loads(store.db.rows("SELECT config FROM runs WHERE id = ?", [far])[0][0])[
+        "models"
+    ]
+    assert stored == {
+        "name": "far",
+        "sha256": endpoint_model_info(FAR).sha256,
+        "endpoint": "far",
+        "leaves_machine": True,
+    }
 
 
 def test_a_refinement_keeps_where_its_model_was_served():

@@ -74,7 +74,7 @@ def test_add_list_and_remove(capsys, monkeypatch):
         (["x", "--url", "file:///etc/passwd", "--model", "m"], "http:// or https://"),
         (
             ["x", "--url", "http://127.0.0.1:1/v1", "--model", "m", "--api-key-env", "sk-abc"],
-            "variable name",
+            "NAME of an environment variable",
         ),
         (["x", "--url", "http://127.0.0.1:1/v1", "--model", "m", "--max-concurrency", "0"], "1-64"),
     ],
@@ -88,6 +88,7 @@ def test_add_refuses_with_a_clear_error(capsys, argv, message):
     )
     code, out, err = _run(capsys, "endpoints", "add", *argv)
     assert code == 1 and message in err and "Traceback" not in err
+    assert "sk-abc" not in err  # a key given as the variable's name is never repeated
     assert len(load_endpoints(context.settings().endpoints_path).configs) == 1
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from core.errors import EndpointUnavailable
+from core.errors import EndpointError
 from core.types import SamplerSettings
 
 EXIT_USAGE = 2
@@ -36,13 +36,15 @@ def work_or_launch(run_id: str, args: argparse.Namespace, unit: str = "item") ->
 
         try:
             status = worker.work(run_id, show)
-        except EndpointUnavailable as exc:
-            # The run kept every finished unit; say how to carry on once the server is back.
-            raise EndpointUnavailable(
+        except EndpointError as exc:
+            # The run kept every finished unit; say how to carry on once the server is back
+            # (or, for a key or model the endpoint refused, once that is fixed).
+            when = "answers again" if exc.transient else "is set up (perfics endpoints check)"
+            raise type(exc)(
                 exc.endpoint,
                 exc.url,
                 f"{exc.reason}. Run {run_id} kept its finished units: resume it with "
-                f"`perfics run --resume {run_id}` once the endpoint answers again",
+                f"`perfics run --resume {run_id}` once the endpoint {when}",
             ) from exc
     if args.json:
         print_json({"run_id": run_id, "status": str(status)})
