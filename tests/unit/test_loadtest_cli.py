@@ -83,6 +83,7 @@ def test_the_list_and_showing_a_test_again(capsys):
     run_id = json.loads(out)["run_id"]
     code, out, _ = cli(capsys, "loadtest", "--list")
     assert code == 0 and run_id in out and "completed" in out and "1 of 1 levels" in out
+    assert "data leaves this machine" not in out  # a local model
     code, out, _ = cli(capsys, "loadtest", "--run", run_id)  # completed: shown, not redone
     assert code == 0 and f"Load test {run_id} of fake-echo" in out and sorted(_rows(out)) == [2]
 

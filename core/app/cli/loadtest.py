@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from core.app import context, loadtest, runs, worker
 from core.app.cli.common import print_json
+from core.app.formatting import LEAVES_MACHINE
 from core.errors import InvalidRequest, PerficsError
 from core.evaluation.loadtest import (
     DEFAULT_LEVELS,
@@ -108,7 +109,10 @@ def _list(args: argparse.Namespace) -> int:
         done = f"{len(t.levels)} of {len(t.config.concurrency)} levels"
         best = max((level.requests_per_s for level in t.levels), default=None)
         peak = "" if best is None else f", up to {best:.2f} req/s"
-        print(f"{t.id}  {t.created_at:%Y-%m-%d %H:%M}  {t.status:<11} {t.label}: {done}{peak}")
+        where = f" ({LEAVES_MACHINE})" if t.config.leaves_machine else ""
+        print(
+            f"{t.id}  {t.created_at:%Y-%m-%d %H:%M}  {t.status:<11} {t.label}{where}: {done}{peak}"
+        )
     return 0
 
 
