@@ -121,8 +121,7 @@ def main() -> None:
     for name, (seconds, tokens, requests) in totals.items():
         rates[name] = requests / seconds
         print(
-            f"{name:<26} {requests:>8} {seconds:>8.2f} {rates[name]:>7.3f} "
-            f"{tokens / seconds:>9.1f}"
+            f"{name:<26} {requests:>8} {seconds:>8.2f} {rates[name]:>7.3f} {tokens / seconds:>9.1f}"
         )
     ours, theirs = rates[sides[0].name], rates[sides[1].name]
     ratio = ours / theirs
