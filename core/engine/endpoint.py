@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import random
-import resource
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +42,7 @@ from core.engine.endpoint_http import (
     stream,
 )
 from core.engine.endpoint_pool import ReplicaPool
+from core.engine.footprint import peak_rss_mb
 from core.engine.prompts import check_messages, check_prompt
 from core.errors import (
     EndpointRefusedRequest,
@@ -52,11 +52,6 @@ from core.errors import (
 )
 from core.types import Generation, ModelInfo, SamplerSettings
 from core.types.endpoints import ServerTimings
-
-
-def peak_rss_mb() -> float:
-    # ru_maxrss is in KiB on Linux: this process's high-water mark, as other backends report.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _count(value: Any) -> int | None:

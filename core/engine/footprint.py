@@ -10,11 +10,18 @@ core.engine.footprint PATH N_CTX THREADS`, which prints the figure.
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import sys
 from pathlib import Path
 
 from core.errors import UnusableModel
+
+
+def peak_rss_mb() -> float:
+    """This process's resident-memory high-water mark in MB (ru_maxrss is in KiB on Linux),
+    as every generation and training run records it."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure_footprint(path: Path, n_ctx: int, threads: int, timeout_s: float = 300) -> float:

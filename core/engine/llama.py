@@ -7,7 +7,6 @@ decode speed and peak memory.
 
 from __future__ import annotations
 
-import resource
 import threading
 import time
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ import psutil
 from core.engine import llama_kld, llama_measure
 from core.engine.backend import OnToken
 from core.engine.choices import score_choices
+from core.engine.footprint import peak_rss_mb
 from core.engine.llama_logs import (
     LOAD_NOTES,
     adapter_applied,
@@ -37,11 +37,6 @@ from core.types import (
     TextScore,
 )
 from core.types.token_level import KlDivergence
-
-
-def peak_rss_mb() -> float:
-    # ru_maxrss is in KiB on Linux: the process's high-water mark, model weights included.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def llama_cpp_version() -> str:

@@ -18,7 +18,6 @@ verified or gold labels, train, checkpoint, stop, resume, and write the adapter.
 
 from __future__ import annotations
 
-import resource
 import shutil
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from core.engine.footprint import peak_rss_mb
 from core.engine.lora_gguf import GGUF_ARCHITECTURES
 from core.engine.lora_trainer import total_steps
 from core.engine.registry import require_local_file
@@ -224,10 +224,6 @@ def _examples(store, config, codebook, labelled, tokens) -> tuple[list, list]:
     return train, validation
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
 def _manifest(store, run_id, config, model, codebook, started) -> AdapterManifest:
     totals = store.finetune.totals(run_id)
     last_epoch = max((s.epoch for s in store.finetune.steps(run_id)), default=0)
@@ -248,7 +244,7 @@ def _manifest(store, run_id, config, model, codebook, started) -> AdapterManifes
         tokens_trained=totals.tokens,
         train_seconds=totals.seconds,
         wall_seconds=time.monotonic() - started,
-        peak_rss_mb=_peak_rss_mb(),
+        peak_rss_mb=peak_rss_mb(),
         final_train_loss=store.finetune.epoch_loss(run_id, last_epoch),
         validation_loss=validations[-1].loss if validations else None,
         run_id=run_id,
