@@ -17,6 +17,7 @@ from core.types import RunSpec
 from pages.components import resources
 from pages.components.likelihood_start import likelihood_start
 from pages.components.model_table import label_format
+from pages.components.notices import NO_USABLE_MODELS
 from pages.components.runs_panel import runs_panel
 from pages.components.sampler import sampler_inputs
 from pages.components.text import escape
@@ -60,6 +61,10 @@ st.dataframe(
 )
 
 usable = resources.usable_models()
+if not usable:  # no run can start: say why, instead of refusing an empty choice of models
+    st.warning(NO_USABLE_MODELS)
+    runs_panel()
+    st.stop()
 names = [m.name for m in usable]
 local_names = [m.name for m in usable if not m.is_endpoint]  # picked by default
 judge_default = default_judge(usable)

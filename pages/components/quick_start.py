@@ -9,10 +9,12 @@ import streamlit as st
 
 from core.app import runs
 from core.app.formatting import estimate_text
-from core.errors import PerficsError
+from core.errors import PerficsError, StoreError
 from core.types import RunEstimate, RunSpec
 from pages.components import resources
+from pages.components.notices import show_error
 from pages.components.run_progress import run_progress
+from pages.components.text import escape
 
 STARTED = "quick_start_run"  # session state: the run this session's Quick start began
 
@@ -56,8 +58,13 @@ def quick_start(key: str, gentle: bool = False) -> None:
             return
         spec = runs.quick_start_spec(resources.usable_models())
         plan = runs.estimate(spec)
+    except StoreError as exc:
+        # Said even where the offer is gentle: on the Models page this is the one read of the
+        # store before a generation that could not be kept.
+        show_error(exc)
+        return
     except PerficsError as exc:
         if not gentle:
-            st.caption(f"Quick start is not available: {exc}")
+            st.caption(f"Quick start is not available: {escape(str(exc))}")
         return
     _offer(key, spec, plan, gentle)
