@@ -7,7 +7,6 @@ Coders are named for people: a model coder is "model · k-shot · run", a review
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import re
@@ -16,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.app import context, preferences
+from core.app import context, output_files, preferences
 from core.app.classify import check_scope, with_costs
-from core.errors import InvalidRequest, StoreError
+from core.errors import InvalidRequest
 from core.evaluation import agreement as stats
 from core.evaluation.classification_metrics import metrics_by_model
 from core.evaluation.coding import CodingTask, answer_text, system_prompt
@@ -323,32 +322,11 @@ def metrics_frame(found: tuple[ModelMetrics, ...]) -> pd.DataFrame:
 
 
 def _write(table: pd.DataFrame | list[dict], out: Path, fmt: str, force: bool) -> int:
-    """Write to a temporary file beside `out` and rename it into place, so a failed write
-    never leaves half a file and an existing file is replaced only when asked."""
-    out = Path(out)
-    # Before the exists check, so that its hint (--force) is never given for the store.
-    store_path = context.store().path.resolve()
-    if out.resolve() in (store_path, Path(str(store_path) + ".wal")):
-        raise InvalidRequest(f"{out} is the results database itself; choose another file.")
-    if out.exists() and not force:
-        raise InvalidRequest(
-            f"{out} exists already; choose another file or overwrite it (--force)."
-        )
+    """Write through output_files.replacing: never onto the store, never over an existing
+    file unless asked, never half a file."""
     data = table_bytes(table, fmt)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(
-            f"Cannot write {out}: the folder {out.parent} cannot be made ({exc.strerror})."
-        ) from exc
-    tmp = out.with_name(f".{out.name}.partial")
-    try:
+    with output_files.replacing(out, force) as tmp:
         tmp.write_bytes(data)
-        tmp.replace(out)
-    except OSError as exc:
-        with contextlib.suppress(OSError):  # the write's own error is the one to report
-            tmp.unlink(missing_ok=True)
-        raise StoreError(f"Cannot write {out}: {exc.strerror or exc}") from exc
     return len(table)
 
 

@@ -79,11 +79,24 @@ class Store:
     def path(self) -> Path:
         return self.db.path
 
-    def init(self) -> int:
-        """Create or migrate the schema; returns the schema version. Fails early on a locked
-        or unwritable database, before any expensive work."""
+    @property
+    def read_only(self) -> bool:
+        """The file or its folder cannot be written: it is opened read-only."""
+        return self.db.read_only
+
+    @property
+    def read_only_reason(self) -> str | None:
+        return self.db.read_only_reason
+
+    def init(self, write: bool = False) -> int:
+        """Create or migrate the schema; returns the schema version. Fails early on a locked,
+        newer or unusable database, and with `write` on a read-only one (StoreReadOnly),
+        before any expensive work."""
         with self.db.connect() as con:
-            return scalar(con, "SELECT max(version) FROM schema_version")
+            version = scalar(con, "SELECT max(version) FROM schema_version")
+        if write and self.db.read_only:
+            raise self.db.read_only_error()
+        return version
 
     def export(self, table: str, out: str | Path, fmt: str) -> int:
         return export_table(self.db, table, out, fmt)

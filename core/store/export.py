@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from core.errors import StoreError
-from core.store.database import Database
+import duckdb
+
+from core.errors import InvalidRequest, OutputFileError, StoreError
+from core.store.database import Database, os_reason
 from core.store.duck import scalar
 
 EXPORTABLE_TABLES = (
@@ -33,24 +36,50 @@ EXPORTABLE_TABLES = (
 FORMATS = ("parquet", "csv")
 
 
-def export_table(db: Database, table: str, out: str | Path, fmt: str) -> int:
-    """Write a whole table to parquet or csv; returns the number of rows written."""
+def is_store_file(out: Path, store: Path) -> bool:
+    """`out` names the store file or its .wal, by any spelling: relative, through a symlink,
+    or (for an existing file) a hard link."""
+    targets = (store, Path(f"{store}.wal"))
+    resolved = out.resolve()
+    if any(resolved == t.resolve() for t in targets):
+        return True
+    try:
+        return out.exists() and any(t.exists() and os.path.samefile(out, t) for t in targets)
+    except OSError:
+        return False
+
+
+def check_export(table: str, fmt: str) -> None:
     if table not in EXPORTABLE_TABLES:
         raise StoreError(f"Unknown table {table!r}; choose one of {', '.join(EXPORTABLE_TABLES)}")
     if fmt not in FORMATS:
         raise StoreError(f"Unknown format {fmt!r}; choose parquet or csv")
+
+
+def export_table(db: Database, table: str, out: str | Path, fmt: str) -> int:
+    """Write a whole table to parquet or csv at `out` as given (core.app.output_files adds
+    the temporary file and the checks); returns the number of rows written. A failure to
+    write `out` is an OutputFileError naming it, never a database error."""
+    check_export(table, fmt)
     out = Path(out)
+    if is_store_file(out, db.path):
+        raise InvalidRequest(f"{out} is the results database itself; choose another file.")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreError(f"Cannot create {out.parent}: {exc}") from exc
+        raise OutputFileError(
+            str(out), f"the folder {out.parent} cannot be made ({exc.strerror or exc})"
+        ) from exc
     with db.connect() as con:
         relation = con.table(table)
         # The table name is checked against EXPORTABLE_TABLES above; identifiers cannot be
         # bound as parameters.
         rows = scalar(con, f"SELECT count(*) FROM {table}")
-        if fmt == "parquet":
-            relation.write_parquet(str(out))
-        else:
-            relation.write_csv(str(out))
+        try:
+            if fmt == "parquet":
+                relation.write_parquet(str(out))
+            else:
+                relation.write_csv(str(out))
+        except duckdb.Error as exc:
+            raise OutputFileError(str(out), os_reason(str(exc))) from exc
     return rows

@@ -12,7 +12,7 @@ from itertools import combinations
 import duckdb
 import pandas as pd
 
-from core.store.duck import now, scalar
+from core.store.duck import now
 from core.store.migrations_endpoints import _m013_endpoints
 from core.store.migrations_learning import _m011_learning, _m012_curve_intervals
 from core.store.migrations_token_level import (
@@ -20,6 +20,7 @@ from core.store.migrations_token_level import (
     _m009_quantization_ladder,
     _m010_classification,
 )
+from core.store.schema_check import refuse_newer
 
 
 def _m001_initial(con: duckdb.DuckDBPyConnection) -> None:
@@ -372,12 +373,16 @@ MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
 ]
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> None:
+def migrate(con: duckdb.DuckDBPyConnection, path: str | None = None) -> None:
+    """Apply every migration the file lacks, each in its own transaction. A file already up
+    to date, or written by a newer build (SchemaTooNew), is not written at all."""
+    current = refuse_newer(con, len(MIGRATIONS), path)
+    if current == len(MIGRATIONS):
+        return
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, "
         "applied_at TIMESTAMP)"
     )
-    current = scalar(con, "SELECT coalesce(max(version), 0) FROM schema_version")
     for version, migration in enumerate(MIGRATIONS, start=1):
         if version <= current:
             continue
