@@ -57,6 +57,36 @@ class StoreLocked(StoreError):
     """Another process holds the database's write lock for longer than we are willing to wait."""
 
 
+class StoreReadOnly(StoreError):
+    """The database can be read but not written: a read-only file system, no permission, or
+    a schema that would need upgrading there. Listings, results and exports still work."""
+
+
+class StoreFull(StoreError):
+    """The disk holding the database is full (or the file reached its size limit): the last
+    change was not stored, everything finished before it is kept."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was written by a newer PeRFICS Studio; this build would misread it."""
+
+    def __init__(self, path: str, found: int, known: int):
+        self.path, self.found, self.known = path, found, known
+        super().__init__(
+            f"The database {path} was written by a newer PeRFICS Studio (schema version "
+            f"{found}); this build knows up to {known}. Upgrade PeRFICS Studio, or point "
+            "PERFICS_DB at another file."
+        )
+
+
+class OutputFileError(PerficsError):
+    """A file the user asked for (an export) cannot be written where they asked."""
+
+    def __init__(self, path: str, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"Cannot write {path}: {reason}")
+
+
 class InvalidLabels(PerficsError):
     """Label sets that statistics cannot use as given: a code outside the codebook, several
     labels where one is expected, an unknown coder, a cycle in a label hierarchy."""
