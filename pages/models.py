@@ -10,7 +10,7 @@ from core.errors import PerficsError
 from pages.components import resources
 from pages.components.adapter_table import adapter_section
 from pages.components.endpoint_editor import endpoint_section
-from pages.components.model_table import label_format, model_table
+from pages.components.model_table import label_format, model_table, other_files
 from pages.components.quick_start import quick_start
 from pages.components.sampler import sampler_inputs
 from pages.components.text import show_model_text
@@ -31,6 +31,7 @@ if unusable:
     st.warning(f"{len(unusable)} model(s) cannot be used; the *Why not usable* column says why.")
 adapter_section(models)
 endpoint_section()
+other_files(resources.other_model_files())
 
 usable = [m for m in models if m.usable]
 if not usable:

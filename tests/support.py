@@ -253,3 +253,39 @@ def congress_bills(n: int | None = None, seed: int = 0) -> list:
     if n is not None:
         table = table.sample(n=n, random_state=seed)
     return [TextRecord(str(r.ID), r.text, (LabelValue(str(r.major)),)) for r in table.itertuples()]
+
+
+def _as_nobody() -> None:
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+def _root_without_file_rights() -> None:
+    """Drops CAP_DAC_OVERRIDE (1) and CAP_DAC_READ_SEARCH (2) from the bounding set, so the
+    root program exec'd next obeys file modes like any other user."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def unprivileged() -> tuple[str, object]:
+    """(how, preexec_fn) for a child to which file modes apply (a mode-000 file cannot be
+    read), picked at run time: not root, modes already apply (None); root, the user nobody
+    (uid 65534) when nobody can run this Python (the caller makes its folders traversable);
+    else root without the capabilities that override modes (this Python may live in a home
+    folder nobody cannot enter)."""
+    if os.geteuid() != 0:
+        return "not root", None
+    try:
+        runs = subprocess.run(
+            [sys.executable, "-c", "pass"], preexec_fn=_as_nobody, capture_output=True, timeout=60
+        )
+        if runs.returncode == 0:
+            return "nobody", _as_nobody
+    except OSError:
+        pass  # the interpreter is out of nobody's reach
+    return "root without CAP_DAC_OVERRIDE", _root_without_file_rights

@@ -7,10 +7,10 @@ Tests swap the backend by setting PERFICS_BACKEND=fake, or by replacing open_bac
 from __future__ import annotations
 
 from core.config import Settings, get_settings
-from core.engine import Backend, loader
+from core.engine import Backend, loader, registry
 from core.engine.registry import resolve
 from core.store import Store
-from core.types import ModelInfo
+from core.types import ModelInfo, SkippedPath
 
 
 def settings() -> Settings:
@@ -24,6 +24,18 @@ def store(cfg: Settings | None = None) -> Store:
 
 def list_models(cfg: Settings | None = None) -> list[ModelInfo]:
     return loader.list_models(cfg or settings())
+
+
+def other_model_paths(cfg: Settings | None = None) -> list[SkippedPath]:
+    """What else is in the models folder, each with the reason it is not a model."""
+    return registry.other_paths((cfg or settings()).models_dir)
+
+
+def current_file(info: ModelInfo, cfg: Settings | None = None) -> ModelInfo:
+    """The model file hashed in full before work reads it outside a backend (training);
+    open_backend does the same. The fake backend reads no file."""
+    cfg = cfg or settings()
+    return info if cfg.backend == "fake" else registry.current_file(info, cfg.cache_dir)
 
 
 def open_backend(info: ModelInfo, cfg: Settings | None = None) -> Backend:

@@ -175,7 +175,7 @@ def _base_model(config: FinetuneConfig) -> ModelInfo:
             f"The base model {config.model} (SHA-256 {config.model_sha256[:12]}…) is no longer "
             "in the models folder."
         )
-    return found
+    return context.current_file(found)  # the trainer reads the file: its hash, checked in full
 
 
 def work_finetune_run(store: Store, run_id: str, on_progress: OnProgress = None) -> RunStatus:

@@ -14,10 +14,12 @@ import dataclasses
 import hashlib
 import json
 import re
+import stat as stat_mode
 from pathlib import Path
 
 from core.engine.file_cache import FileCache, sha256_file
 from core.engine.gguf_tensors import header_strings
+from core.engine.model_folder import not_a_file, read_problem
 from core.types import ModelInfo
 from core.types.finetune import (
     ADAPTER_FILE,
@@ -85,6 +87,12 @@ def inspect_adapter_file(path: Path, cache: FileCache | None = None) -> ModelInf
         return ModelInfo(name, path, 0, usable=False, reason=f"{ADAPTER_FILE} is missing")
     except OSError as exc:
         return ModelInfo(name, path, 0, usable=False, reason=f"{ADAPTER_FILE}: {exc}")
+    if not stat_mode.S_ISREG(stat.st_mode):  # a folder or a pipe would fail or block below
+        return ModelInfo(
+            name, path, 0, usable=False, reason=f"{ADAPTER_FILE}: {not_a_file(stat.st_mode)}"
+        )
+    if problem := read_problem(path):  # whatever the cache says: it may not be this user's
+        return ModelInfo(name, path, stat.st_size, usable=False, reason=f"{ADAPTER_FILE} {problem}")
     if cache and (hit := cache.get(path, stat)):
         return hit
     try:
@@ -178,10 +186,14 @@ def list_adapters(
     root = models_dir / ADAPTERS_FOLDER
     if not root.is_dir():
         return []
-    folders = sorted(
-        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-        key=lambda p: p.name.lower(),
-    )
+    try:
+        folders = sorted(
+            (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+            key=lambda p: p.name.lower(),
+        )
+    except OSError as exc:
+        reason = f"the folder cannot be read: {exc.strerror or exc}"
+        return [_unusable(f"{ADAPTERS_FOLDER}/", root, reason)]
     return [adapter_model(folder, models, cache) for folder in folders]
 
 

@@ -28,7 +28,7 @@ from core.engine.llama_logs import (
     adapter_failure,
     filtered_llama_logs,
 )
-from core.engine.registry import require_local_file
+from core.engine.registry import current_file, require_local_file
 from core.errors import InvalidRequest, UnusableModel
 from core.types import ModelInfo
 
@@ -194,4 +194,4 @@ def open_embedder(info: ModelInfo, cfg: Settings) -> Embedder:
     require_local_file(info, "embedding texts")
     if cfg.backend == "fake":
         return FakeEmbedder(info)
-    return LlamaEmbedder(info, n_ctx=cfg.n_ctx, threads=cfg.threads)
+    return LlamaEmbedder(current_file(info, cfg.cache_dir), n_ctx=cfg.n_ctx, threads=cfg.threads)

@@ -13,7 +13,7 @@ from pathlib import Path
 from core.config import Settings
 from core.engine.backend import Backend
 from core.engine.endpoint_config import endpoint_model_info, load_endpoints
-from core.engine.registry import discover, resolve
+from core.engine.registry import current_file, discover, resolve
 from core.types import ModelInfo
 
 
@@ -56,6 +56,8 @@ def list_models(cfg: Settings) -> list[ModelInfo]:
 
 
 def open_backend(info: ModelInfo, cfg: Settings) -> Backend:
+    """The model loaded for work. A model file is hashed in full first (current_file): what
+    it generates is stored under the hash of the file that is loaded, never a stale one."""
     if info.is_endpoint:  # real HTTP even under PERFICS_BACKEND=fake: the server is real
         from core.engine.endpoint import EndpointBackend
 
@@ -66,7 +68,7 @@ def open_backend(info: ModelInfo, cfg: Settings) -> Backend:
         return FakeBackend(info=info, delay_s=cfg.fake_delay_s)
     from core.engine.llama import LlamaBackend
 
-    return LlamaBackend(info, n_ctx=cfg.n_ctx, threads=cfg.threads)
+    return LlamaBackend(current_file(info, cfg.cache_dir), n_ctx=cfg.n_ctx, threads=cfg.threads)
 
 
 class BackendPool:

@@ -2,22 +2,27 @@
 
 Metadata comes from llama.cpp's own loader in vocab-only mode (fast, and it validates tensor
 bounds, so truncated files are caught). SHA-256 and metadata are cached per file, keyed on
-size and modification time, so each file is hashed once (core/engine/file_cache.py). LoRA
-adapters under models/adapters/ are listed as "<base>+<adapter>" (core/engine/adapters.py).
+inode, size, modification and status-change time, so each file is hashed once
+(core/engine/file_cache.py), and hashed in full again when a model is loaded for work
+(current_file). LoRA adapters under models/adapters/ are listed as "<base>+<adapter>"
+(core/engine/adapters.py); what else is in the folder, and why it is not a model, comes from
+core/engine/model_folder.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import stat as stat_mode
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from core.engine.adapters import list_adapters, with_adapters
 from core.engine.file_cache import FileCache, sha256_file
-from core.errors import AmbiguousModel, InvalidRequest, ModelNotFound
-from core.types import ModelInfo
+from core.engine.model_folder import not_a_file, printable, read_problem, scan, stat_problem
+from core.errors import AmbiguousModel, InvalidRequest, ModelNotFound, UnusableModel
+from core.types import ModelInfo, SkippedPath
 
 GGUF_MAGIC = b"GGUF"
 
@@ -92,41 +97,81 @@ def _info_from_metadata(path: Path, size: int, sha: str, meta: dict[str, str]) -
     )
 
 
+def _unusable(path: Path, size: int, reason: str) -> ModelInfo:
+    return ModelInfo(
+        name=printable(path.stem), path=path, file_size=size, usable=False, reason=reason
+    )
+
+
 def inspect_model(path: Path, cache: FileCache | None = None) -> ModelInfo:
-    """Describe one file; never raises for a bad file, it is reported as unusable."""
+    """Describe one .gguf path; never raises for a bad one, it is reported as unusable. Not a
+    regular file, or not readable by this process: unusable, whatever the cache says (and
+    not cached, since another user may read it)."""
     try:
         stat = path.stat()
     except OSError as exc:
-        return ModelInfo(name=path.stem, path=path, file_size=0, usable=False, reason=str(exc))
+        return _unusable(path, 0, stat_problem(path, exc))
+    if not stat_mode.S_ISREG(stat.st_mode):
+        return _unusable(path, 0, not_a_file(stat.st_mode))
+    if printable(path.name) != path.name:  # a model's name is stored, shown and typed
+        return _unusable(path, stat.st_size, "its file name is not valid UTF-8; rename it")
+    if problem := read_problem(path):
+        return _unusable(path, stat.st_size, problem)
     if cache and (hit := cache.get(path, stat)):
         return hit
     try:
         meta = read_metadata(path)
         info = _info_from_metadata(path, stat.st_size, sha256_file(path), meta)
     except (ValueError, OSError) as exc:
-        info = ModelInfo(
-            name=path.stem, path=path, file_size=stat.st_size, usable=False, reason=str(exc)
-        )
+        reason = f"cannot be read: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
+        info = _unusable(path, stat.st_size, reason)
     if cache:
         cache.put(path, stat, info)
     return info
 
 
 def discover(models_dir: Path, cache_dir: Path | None = None) -> list[ModelInfo]:
-    """All .gguf files in models_dir, sorted by name, usable or not, each followed by the
+    """All .gguf entries in models_dir, sorted by name, usable or not, each followed by the
     adapters in models_dir/adapters/ that apply to it ("<base>+<adapter>"); adapters that
     cannot be used come last, with the reason."""
-    if not models_dir.is_dir():
-        return []
     cache = FileCache(cache_dir)
-    found = [
-        inspect_model(p, cache)
-        for p in sorted(models_dir.iterdir(), key=lambda p: p.name.lower())
-        if p.suffix.lower() == ".gguf" and p.is_file()
-    ]
+    found = [inspect_model(p, cache) for p in scan(models_dir).models]
     adapters = list_adapters(models_dir, found, cache)
     cache.save()
     return with_adapters(found, adapters)
+
+
+def other_paths(models_dir: Path) -> list[SkippedPath]:
+    """Every other path in models_dir (adapters/ aside), with the reason it is not a model."""
+    return list(scan(models_dir).other)
+
+
+def current_file(info: ModelInfo, cache_dir: Path | None) -> ModelInfo:
+    """`info` as its file is now, checked before a model is loaded for work: the file (and an
+    adapter's) hashed in full and compared with the listed SHA-256, which came from the cache.
+    On a mismatch the cache entry is dropped, the folder read again and the model returned as
+    it is now, so that work is stored under the hash of the file that did it, and a run's own
+    check against the SHA-256 it recorded refuses a changed file. Raises UnusableModel when
+    the file cannot be read or no longer holds a usable model."""
+    if info.is_endpoint or not info.usable:
+        return info
+    listed = {info.path: info.base_sha256 if info.is_adapter else info.sha256}
+    if info.adapter_path is not None:
+        listed[info.adapter_path] = info.adapter_sha256
+    try:
+        if all(sha256_file(path) == sha for path, sha in listed.items()):
+            return info
+    except OSError as exc:
+        where = exc.filename or info.path
+        raise UnusableModel(str(where), f"cannot be read: {exc.strerror or exc}") from exc
+    cache = FileCache(cache_dir)
+    for path in listed:
+        cache.forget(path)
+    cache.save()
+    now = next((m for m in discover(info.path.parent, cache_dir) if m.name == info.name), None)
+    if now is None or not now.usable:
+        raise UnusableModel(str(info.path), now.reason if now else "it is no longer there")
+    return now
 
 
 def resolve(name: str, models: list[ModelInfo]) -> ModelInfo:

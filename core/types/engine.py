@@ -8,6 +8,7 @@ from pathlib import Path
 
 from core.errors import InvalidRequest
 from core.types.endpoints import EndpointConfig, ServerTimings
+from core.types.text import check_text
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class SamplerSettings:
             raise InvalidRequest(f"max_tokens must be at least 1, got {self.max_tokens}")
         if self.seed < 0:
             raise InvalidRequest(f"seed must be non-negative, got {self.seed}")
+        for stop in self.stop:
+            check_text(stop, "A stop string")
+        if self.grammar:
+            check_text(self.grammar, "The grammar")
 
     @classmethod
     def from_dict(cls, stored: dict) -> SamplerSettings:
@@ -79,6 +84,17 @@ class ModelInfo:
     def leaves_machine(self) -> bool:
         """Prompts sent to this model go to another machine."""
         return self.endpoint is not None and self.endpoint.leaves_machine
+
+
+@dataclass(frozen=True)
+class SkippedPath:
+    """A path in the models folder that is not a model file, and why it is not listed as one
+    (a README, a subfolder, a half-written copy); shown so that nothing there goes unexplained.
+    `name` is the entry's name as it can be printed (bytes that are not UTF-8 replaced)."""
+
+    path: Path
+    name: str
+    reason: str
 
 
 @dataclass(frozen=True)

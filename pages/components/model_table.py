@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.app.formatting import model_label
 from core.app.options import model_row
-from core.types import ModelInfo
+from core.types import ModelInfo, SkippedPath
 
 text = st.column_config.TextColumn
 MODEL_COLUMNS = {
@@ -51,3 +51,20 @@ def model_table(models: Sequence[ModelInfo]) -> None:
     st.dataframe(
         table[list(MODEL_COLUMNS)], hide_index=True, width="stretch", column_config=MODEL_COLUMNS
     )
+
+
+def other_files(others: Sequence[SkippedPath]) -> None:
+    """What else is in the models folder and why it is not a model, folded away: a README
+    is no problem, but a model file put in a subfolder should not vanish without a word."""
+    if not others:
+        return
+    with st.expander(f"Other files in the models folder ({len(others)})"):
+        table = pd.DataFrame(
+            {"name": [o.name for o in others], "reason": [o.reason for o in others]}
+        )
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            column_config={"name": text("Name"), "reason": text("Why it is not a model")},
+        )

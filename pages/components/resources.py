@@ -12,7 +12,7 @@ import streamlit as st
 from core.app import context
 from core.app.ranking import measurements
 from core.config import Settings
-from core.types import ModelInfo
+from core.types import ModelInfo, SkippedPath
 
 
 @st.cache_data(ttl=30, show_spinner="Scanning models…")
@@ -36,12 +36,23 @@ def model_list() -> list[ModelInfo]:
     )
 
 
+@st.cache_data(ttl=30, show_spinner=False)
+def _other_files(models_dir: str) -> list[SkippedPath]:
+    return context.other_model_paths()
+
+
+def other_model_files() -> list[SkippedPath]:
+    """The models folder's other paths, each with the reason it is not a model."""
+    return _other_files(str(context.settings().models_dir))
+
+
 def usable_models() -> list[ModelInfo]:
     return [m for m in model_list() if m.usable]
 
 
 def rescan() -> None:
     _scan.clear()
+    _other_files.clear()
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading model…")

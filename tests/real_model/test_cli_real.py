@@ -107,8 +107,16 @@ def test_unwritable_database_is_reported_before_generating(tmp_path):
 def test_models_json_lists_broken_files_with_reasons(models_dir_with_junk):
     result = run_cli("models", "--json", env={"PERFICS_MODELS_DIR": str(models_dir_with_junk)})
     assert result.returncode == 0, result.stderr
-    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    listing = json.loads(result.stdout)
+    rows = {r["name"]: r for r in listing["models"]}
     assert rows[SMOLLM2]["usable"] and len(rows[SMOLLM2]["sha256"]) == 64
+    assert listing["other_files"] == [
+        {
+            "name": "notes.txt",
+            "path": str(models_dir_with_junk / "notes.txt"),
+            "reason": "not a .gguf file — ignored",
+        }
+    ]
     assert (
         not rows["truncated-body"]["usable"] and "file bounds" in rows["truncated-body"]["reason"]
     )

@@ -173,7 +173,7 @@ def test_only_the_endpoint_used_is_contacted_and_only_on_loopback(llama_server, 
 
     listed = run_cli("models", "--json", env=env)
     assert listed.returncode == 0, listed.stderr
-    names = {m["name"] for m in json.loads(listed.stdout)}
+    names = {m["name"] for m in json.loads(listed.stdout)["models"]}
     assert {SERVED, "far-away", SMOLLM2} <= names
     local = run_cli("generate", "--model", SMOLLM2, "--prompt", "Hi", "--max-tokens", "4", env=env)
     assert local.returncode == 0, local.stderr

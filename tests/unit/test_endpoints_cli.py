@@ -129,6 +129,6 @@ def test_models_lists_endpoint_models(capsys, fake_mode):
         "far" in out
         and "endpoint: model 'big' at http://192.0.2.1/v1  (data leaves this machine)" in out
     )
-    rows = {r["name"]: r for r in json.loads(_run(capsys, "models", "--json")[1])}
+    rows = {r["name"]: r for r in json.loads(_run(capsys, "models", "--json")[1])["models"]}
     assert rows["far"]["leaves_machine"] and rows["far"]["endpoint"]["model"] == "big"
     assert not rows[SMOLLM2]["leaves_machine"] and rows[SMOLLM2]["endpoint"] is None

@@ -6,10 +6,12 @@ import argparse
 import sys
 from dataclasses import asdict
 
-from core.app import context
+from core.app import context, output_files
 from core.app.cli.common import add_sampling_args, print_json, sampler_settings
+from core.app.cli.inputs import add_text_argument, text_argument
 from core.app.formatting import LEAVES_MACHINE
 from core.app.generate import generate, schema_from_file
+from core.engine.model_folder import printable
 from core.engine.registry import as_row
 from core.errors import PerficsError
 from core.store import EXPORTABLE_TABLES, FORMATS
@@ -17,13 +19,21 @@ from core.store import EXPORTABLE_TABLES, FORMATS
 
 def cmd_models(args: argparse.Namespace) -> int:
     models = context.list_models()
+    others = context.other_model_paths()
     if args.json:
-        print_json([as_row(m) for m in models])
+        print_json(
+            {
+                "models": [as_row(m) for m in models],
+                "other_files": [
+                    {"name": o.name, "path": printable(str(o.path)), "reason": o.reason}
+                    for o in others
+                ],
+            }
+        )
         return 0
     if not models:
         cfg = context.settings()
         print(f"No .gguf files in {cfg.models_dir} and no endpoints in {cfg.endpoints_path}.")
-        return 0
     for m in models:
         if m.usable and m.endpoint is not None:
             where = f"  ({LEAVES_MACHINE})" if m.leaves_machine else ""
@@ -38,17 +48,22 @@ def cmd_models(args: argparse.Namespace) -> int:
             )
         else:
             print(f"{m.name:40} UNUSABLE: {m.reason}")
+    if others:
+        print("\nOther files in the models folder (not models):")
+        for other in others:
+            print(f"  {other.name:38} {other.reason}")
     return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     settings = sampler_settings(args)
     schema = schema_from_file(args.schema) if args.schema else None
-    context.store().init()  # fail on an unwritable or locked database before loading a model
+    prompt = text_argument(args, "prompt")  # read before a model loads: a bad file fails fast
+    context.store().init(write=True)  # a locked or read-only database fails before loading
     backend = context.load_backend(args.model)
     stream = None if args.json else (lambda piece: print(piece, end="", flush=True))
     try:
-        outcome = generate(backend, args.prompt, settings, stream, raw=args.raw, schema=schema)
+        outcome = generate(backend, prompt, settings, stream, raw=args.raw, schema=schema)
     except PerficsError:
         if stream:
             print()  # end the streamed text's line before the error
@@ -72,7 +87,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    rows = context.store().export(args.table, args.out, args.format)
+    rows = output_files.export_table(args.table, args.out, args.format, args.force)
     print(f"wrote {rows} rows of {args.table} to {args.out}", file=sys.stderr)
     return 0
 
@@ -84,7 +99,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("generate", help="generate one answer and store it")
     p.add_argument("--model", required=True, help="file stem or a unique prefix of it")
-    p.add_argument("--prompt", required=True)
+    add_text_argument(p, "prompt", "the prompt (or --prompt-file)")
     add_sampling_args(p, max_tokens=256)
     p.add_argument("--stop", action="append", help="stop string; repeat for several")
     p.add_argument("--grammar", help="GBNF grammar the output must follow")
@@ -101,4 +116,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("table", choices=EXPORTABLE_TABLES)
     p.add_argument("--format", choices=FORMATS, default="parquet")
     p.add_argument("--out", required=True)
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=cmd_export)
