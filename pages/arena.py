@@ -6,6 +6,7 @@ from core.app.formatting import with_ci
 from core.app.options import ARENA_MODES
 from core.app.results import arena_state, cast_vote
 from core.errors import PerficsError
+from core.types import ArenaPair
 from pages.components.results_view import pick_run
 from pages.components.text import escape, show_model_text
 
@@ -17,11 +18,24 @@ CHOICES = [
     ("Both bad", "both_bad", "x"),
 ]
 
+
+def vote_on(run_id: str, pair: ArenaPair, vote: str) -> None:
+    try:
+        cast_vote(run_id, pair, vote)
+        st.session_state["arena_last"] = (
+            f"Recorded. A was {pair.left_label}; B was {pair.right_label}."
+        )
+    except PerficsError as exc:
+        st.session_state["arena_error"] = str(exc)
+
+
 st.title("Arena")
 st.caption(
     "Two answers to the same question, sides shuffled. Which is better? "
     "Keys: **A**, **B**, **T** (tie), **X** (both bad)."
 )
+if problem := st.session_state.pop("arena_error", None):
+    st.error(escape(problem))
 try:
     run_id = pick_run("arena_run", answers_only=True)
     if run_id is None:
@@ -53,15 +67,16 @@ else:
         show_model_text(st, pair.right_text)
     buttons = st.columns(4)
     for col, (label, vote, key) in zip(buttons, CHOICES, strict=True):
-        if col.button(label, key=f"arena_vote_{vote}", shortcut=key, width="stretch"):
-            try:
-                cast_vote(run_id, pair, vote)
-                st.session_state["arena_last"] = (
-                    f"Recorded. A was {pair.left_label}; B was {pair.right_label}."
-                )
-            except PerficsError as exc:
-                st.error(str(exc))
-            st.rerun()
+        # The pair is bound when it is drawn: a vote goes to the pair on screen, even if another
+        # tab voted on it or deleted its run before the key press reached us.
+        col.button(
+            label,
+            key=f"arena_vote_{vote}",
+            shortcut=key,
+            width="stretch",
+            on_click=vote_on,
+            args=(run_id, pair, vote),
+        )
 if "arena_last" in st.session_state:
     st.caption(st.session_state["arena_last"])
 

@@ -78,11 +78,16 @@ else:
         "filters, or press Z to undo your last decision."
     )
 
-c1, c2 = st.columns(2)
-if item is not None and c1.button("Skip · S", key="review_skip", shortcut="s"):
-    skipped.add(item.text_id)
+
+def skip(text_id: str) -> None:
+    """Bound to the text on screen, like every decision (pages/components/review_card.py)."""
+    skipped.add(text_id)
     st.session_state.pop("review_focus", None)
-    st.rerun()
+
+
+c1, c2 = st.columns(2)
+if item is not None:
+    c1.button("Skip · S", key="review_skip", shortcut="s", on_click=skip, args=(item.text_id,))
 if c2.button("Undo · Z", key="review_undo", shortcut="z"):
     try:
         text_id = classify.undo(scope.dataset, book, scope.reviewer)

@@ -73,6 +73,8 @@ def plan(
 ) -> tuple[str, int]:
     """Creates the ladder run (not started); returns its id and the chunk size it will use,
     which is smaller than n_ctx when the text is short."""
+    if n_ctx < MIN_CTX:  # else every rung fails and the ladder "completes" with no row
+        raise InvalidRequest(f"--ctx must be at least {MIN_CTX} tokens, got {n_ctx}.")
     wanted = parse_types(types) if isinstance(types, str) else parse_types(",".join(types))
     info = source_model(model)
     if not text.strip():

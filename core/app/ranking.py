@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from core.app import context
+from core.app.results import measured_run_kind
 from core.ranking.cost import BreakEven, break_even_curve, request_cost
 from core.ranking.perfics import rank
 from core.ranking.tradeoffs import (
@@ -22,6 +23,8 @@ from core.types import ApiPrice, HardwareProfile, JudgeReliability, Weights
 
 def measurements(run_id: str | None = None) -> Measurements:
     """Every SQL aggregate ranking needs, read once; re-ranking then needs no query."""
+    if run_id is not None:
+        measured_run_kind(run_id, "PeRFICS ranks")
     return measure(context.store(), run_id)
 
 

@@ -7,11 +7,46 @@ from dataclasses import dataclass
 import pandas as pd
 
 from core.app import context
+from core.errors import InvalidRequest
 from core.evaluation import arena
 from core.evaluation.results import RunResults, item_table, run_results
-from core.types import ArenaPair, Question
+from core.types import ArenaPair, Question, RunKind
 
-__all__ = ["ArenaState", "RunResults", "arena_state", "cast_vote", "results", "run_details"]
+__all__ = [
+    "ArenaState",
+    "RunResults",
+    "arena_state",
+    "cast_vote",
+    "measured_run_kind",
+    "results",
+    "run_details",
+]
+
+# Where a run that is neither a benchmark nor a likelihood run is looked at instead.
+SHOWN_ELSEWHERE = {
+    RunKind.REFINE: "the Refine page",
+    RunKind.LADDER: "`perfics ladder --run {id}` or the Quantization page",
+    RunKind.CODING: "`perfics classify review-stats|agreement|metrics` or the Agreement page",
+    RunKind.FINETUNE: "`perfics learn adapters` or the Fine-tune page",
+    RunKind.CURVE: "`perfics learn curve --show {id}` or the Learn page",
+    RunKind.LOADTEST: "`perfics loadtest --run {id}` or the Costs page",
+}
+
+
+def measured_run_kind(run_id: str, wanted: str) -> RunKind:
+    """The kind of a benchmark or likelihood run. A run of another kind would read as one
+    that measured nothing, so it is refused, saying where it is shown; `wanted` names what
+    the caller does with the run ("PeRFICS ranks", "results are shown for")."""
+    if not run_id.strip():
+        raise InvalidRequest("The run id is empty; `perfics run --list` lists the runs.")
+    kind = context.store().runs.get(run_id).kind
+    if kind in (RunKind.BENCHMARK, RunKind.LIKELIHOOD):
+        return kind
+    where = SHOWN_ELSEWHERE.get(kind, "its own page").format(id=run_id)
+    raise InvalidRequest(
+        f"Run {run_id} is a {kind} run: {wanted} benchmark and likelihood runs only. "
+        f"See it with {where}."
+    )
 
 
 def results(run_id: str) -> RunResults:
@@ -57,4 +92,9 @@ def arena_state(run_id: str, mode: str) -> ArenaState:
 
 
 def cast_vote(run_id: str, pair: ArenaPair, vote: str) -> None:
-    arena.record_vote(context.store(), run_id, pair, vote)
+    """A vote on the pair that was shown. The run may have been deleted since, in another tab
+    or by `perfics run --delete`: then nothing is stored, rather than a vote on no run."""
+    store = context.store()
+    if not store.runs.exists(run_id):
+        raise InvalidRequest(f"Run {run_id[:8]} was deleted meanwhile; the vote was not stored.")
+    arena.record_vote(store, run_id, pair, vote)

@@ -10,9 +10,11 @@ every figure measured on it is relative to the source file, not to the original 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import re
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +29,8 @@ DEFAULT_LADDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
 _FULL_PRECISION = {0, 1, 30}  # F32, F16, BF16
 _TENSOR_LINE = re.compile(r"\[\s*(\d+)\s*/\s*(\d+)\]")
 _TEMP_SUFFIX = ".partial"
+# Less free space than this after a failed write means the write failed for want of space.
+_FULL_DISK_BYTES = 64 * 1024
 
 OnTensor = Callable[[int, int], None]  # (tensors done, total)
 
@@ -123,18 +127,50 @@ def output_path(source: Path, qtype: str, requantized: bool) -> Path:
     return source.with_name(f"{_STEM_QUANT.sub('', stem)}.{qtype}.gguf")
 
 
-def _capture_progress(on_tensor: OnTensor | None):
+def _capture_progress(on_tensor: OnTensor | None, failures: list[str]):
     """llama.cpp logs "[  12/ 272] tensor …" as it writes each tensor; the callback turns
-    those lines into progress (and keeps them off the terminal)."""
+    those lines into progress (and keeps them off the terminal). Its "failed to quantize: …"
+    line is kept in `failures`: it is the only word llama.cpp gives on why it gave up."""
     import llama_cpp
 
     @llama_cpp.llama_log_callback
     def callback(level, text, user_data):
-        match = _TENSOR_LINE.match(text.decode("utf-8", errors="replace").lstrip())
+        line = text.decode("utf-8", errors="replace").strip()
+        match = _TENSOR_LINE.match(line)
         if match and on_tensor:
             on_tensor(int(match.group(1)), int(match.group(2)))
+        elif "failed to quantize" in line:
+            failures.append(line.split("failed to quantize", 1)[1].strip(" :"))
 
     return callback
+
+
+def _start_copy(temporary: Path, target: Path) -> None:
+    """Create the temporary file before llama.cpp does, so that a folder it cannot write (a
+    read-only disk, no permission) is named with the system's reason, not llama.cpp's silence."""
+    try:
+        temporary.open("wb").close()
+    except OSError as exc:
+        raise InvalidRequest(
+            f"Cannot write the copy {target.name} into {target.parent}: "
+            f"{exc.strerror or exc}. Quantized copies are written next to their source."
+        ) from None
+
+
+def _why_it_failed(temporary: Path, failures: list[str]) -> str:
+    """A full disk first (llama.cpp reports it as a bare "iostream error"), else llama.cpp's own
+    reason. Read before the partial file is removed, while it still fills the disk."""
+    try:
+        written = temporary.stat().st_size
+        free = shutil.disk_usage(temporary.parent).free
+    except OSError:
+        written, free = 0, None
+    if free is not None and free < _FULL_DISK_BYTES:
+        return (
+            f"the disk holding {temporary.parent} is full ({written / 2**20:.1f} MiB of the copy "
+            "were written); free some space and run it again"
+        )
+    return f"llama.cpp says: {failures[-1]}" if failures else "llama.cpp gave no reason"
 
 
 def quantize(
@@ -158,11 +194,13 @@ def quantize(
     if target.exists():
         raise InvalidRequest(f"{target.name} already exists; delete it first to rewrite it.")
     temporary = target.with_name(target.name + _TEMP_SUFFIX)
+    _start_copy(temporary, target)
     params = llama_cpp.llama_model_quantize_default_params()
     params.nthread = threads
     params.ftype = ftype
     params.allow_requantize = requantized
-    callback = _capture_progress(on_tensor)
+    failures: list[str] = []
+    callback = _capture_progress(on_tensor, failures)
     started = time.perf_counter()
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
     try:
@@ -172,8 +210,10 @@ def quantize(
     finally:
         llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
     if status != 0:
-        temporary.unlink(missing_ok=True)
-        raise InvalidRequest(f"llama.cpp could not quantize {source.name} to {qtype}.")
+        reason = _why_it_failed(temporary, failures)
+        with contextlib.suppress(OSError):  # nothing half-written is left behind
+            temporary.unlink(missing_ok=True)
+        raise InvalidRequest(f"llama.cpp could not quantize {source.name} to {qtype}: {reason}.")
     temporary.replace(target)
     return describe_copy(
         source, target, qtype, requantized, time.perf_counter() - started, reused=False

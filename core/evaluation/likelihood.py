@@ -124,9 +124,16 @@ def plan_likelihood(
     )
     questions = [q for q in chosen if measure_of(q) is not None]
     if not questions:
+        # A sample can miss the suite's few scorable questions: say so rather than blame it.
+        drawn = (
+            f" The {len(chosen)} question(s) chosen by the limit and categories have none; "
+            "choose more questions or other categories."
+            if spec.limit or spec.categories
+            else ""
+        )
         raise InvalidRequest(
             f"No question of suite {spec.suite!r} can be scored by likelihood: that needs "
-            f"multiple-choice questions or references of kind {', '.join(REFERENCE_KINDS)}."
+            f"multiple-choice questions or references of kind {', '.join(REFERENCE_KINDS)}." + drawn
         )
     config = LikelihoodConfig(
         suite=spec.suite,

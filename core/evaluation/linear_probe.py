@@ -69,6 +69,12 @@ def _logistic(features: np.ndarray, targets: np.ndarray, regularization: float):
     return model
 
 
+def check_regularization(regularization: float) -> None:
+    """Refused before any text is embedded: a bad C would only surface after the embedding."""
+    if not regularization > 0 or not np.isfinite(regularization):  # NaN fails both ways
+        raise InvalidRequest(f"The regularisation C must be positive; got {regularization}.")
+
+
 def fit_probe(
     embeddings: np.ndarray,
     labels: Sequence[tuple[str, ...]],
@@ -76,8 +82,7 @@ def fit_probe(
     regularization: float = 1.0,
 ) -> LinearProbe:
     """A probe on these texts; classes are the codes that occur, in codebook order."""
-    if regularization <= 0:
-        raise InvalidRequest(f"The regularisation C must be positive; got {regularization}.")
+    check_regularization(regularization)
     x = np.asarray(embeddings, dtype=np.float64)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0

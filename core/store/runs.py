@@ -94,6 +94,9 @@ class RunTable:
                 )
         return run_id
 
+    def exists(self, run_id: str) -> bool:
+        return bool(self.db.rows("SELECT 1 FROM runs WHERE id = ?", [run_id]))
+
     def get(self, run_id: str) -> RunRecord:
         rows = self.db.rows(
             f"SELECT {RUN_COLUMNS}, {DONE_UNITS} FROM runs r WHERE id = ?", [run_id]
@@ -145,6 +148,15 @@ class RunTable:
                 [now(), run_id, owner.pid, owner.started],
             ).fetchall()
         return (True, bool(rows[0][0])) if rows else (False, True)
+
+    def running_of(self, owner: Owner) -> list[str]:
+        """The runs `owner` is working on, oldest first."""
+        rows = self.db.rows(
+            "SELECT id FROM runs WHERE status = 'running' AND pid = ? "
+            "AND owner_started_at IS NOT DISTINCT FROM ? ORDER BY created_at",
+            [owner.pid, owner.started],
+        )
+        return [row[0] for row in rows]
 
     def request_stop(self, run_id: str) -> None:
         """Ask whoever works on the run to stop; honoured at its next step."""

@@ -3,6 +3,7 @@ measured cost of one answer."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from core.errors import InvalidRequest
@@ -19,6 +20,9 @@ class Weights:
     basis: str = "latency"
 
     def __post_init__(self) -> None:
+        # NaN passes every comparison below and an infinite sum makes every score NaN or 0.
+        if not math.isfinite(self.performance + self.refinement + self.cost):
+            raise InvalidRequest("weights must be finite numbers (no nan or inf)")
         if min(self.performance, self.refinement, self.cost) < 0:
             raise InvalidRequest("weights cannot be negative")
         if self.performance + self.refinement + self.cost <= 0:
@@ -43,7 +47,15 @@ class HardwareProfile:
     def __post_init__(self) -> None:
         if not self.currency.strip():
             raise InvalidRequest("currency cannot be empty")
-        for field in ("cost_per_hour", "purchase_price", "watts", "electricity_per_kwh"):
+        for field in (
+            "cost_per_hour",
+            "purchase_price",
+            "lifetime_years",
+            "watts",
+            "electricity_per_kwh",
+        ):
+            if not math.isfinite(getattr(self, field)):
+                raise InvalidRequest(f"{field} must be a finite number")
             if getattr(self, field) < 0:
                 raise InvalidRequest(f"{field} cannot be negative")
         if self.lifetime_years <= 0:

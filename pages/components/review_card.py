@@ -66,62 +66,92 @@ def distinct_proposals(item: QueueItem, scope: Scope) -> list[Proposed]:
     return result
 
 
-def _decide(scope: Scope, item: QueueItem, labels: list[LabelValue], unclear=False) -> None:
+# Every decision button is bound, when it is drawn, to the text on screen (on_click with
+# args): a key press that reaches us after the queue moved on (another reviewer decided the
+# text) still goes to the text the reviewer saw, never to whichever text is first now.
+
+
+def _decide(scope: Scope, text_id: str, labels: list[LabelValue], unclear=False) -> None:
     try:
         classify.decide(
-            scope.dataset, scope.codebook.name, item.text_id, scope.reviewer, labels, unclear
+            scope.dataset, scope.codebook.name, text_id, scope.reviewer, labels, unclear
         )
     except PerficsError as exc:
         st.session_state["review_error"] = f"Not saved: {exc}"
-        st.rerun()
+        return
     names = ", ".join(scope.codebook.label(v.code).name for v in labels)
     saved = "unclear" if unclear else names
-    st.session_state["review_notice"] = f"Saved text {item.text_id}: {saved}."
+    st.session_state["review_notice"] = f"Saved text {text_id}: {saved}."
     st.session_state.pop("review_pending", None)
     st.session_state.pop("review_rejected", None)
-    st.rerun()
 
 
-def _pending(item: QueueItem) -> dict[str, str | None]:
+def _pending(text_id: str) -> dict[str, str | None]:
     """The multi-label set being put together for this text (code -> intensity)."""
     held = st.session_state.get("review_pending")
-    if not held or held[0] != item.text_id:
-        held = (item.text_id, {})
+    if not held or held[0] != text_id:
+        held = (text_id, {})
         st.session_state["review_pending"] = held
     return held[1]
 
 
+def _toggle(text_id: str, code: str, intensity: str | None) -> None:
+    pending = _pending(text_id)
+    if code in pending:
+        del pending[code]
+    else:
+        pending[code] = intensity
+
+
+def _submit(scope: Scope, text_id: str) -> None:
+    pending = _pending(text_id)
+    if not pending:
+        st.session_state["review_error"] = "Accept at least one label first, or press 0 or U."
+        return
+    _decide(scope, text_id, [LabelValue(c, i) for c, i in pending.items()])
+
+
+def _reject(text_id: str) -> None:
+    st.session_state["review_rejected"] = text_id
+    st.session_state.pop("review_pending", None)
+
+
+def _save_missing(scope: Scope, text_id: str) -> None:
+    added = st.session_state.get("review_missing")
+    labels = (
+        [LabelValue(code, i) for code, i in _pending(text_id).items()] if scope.multi_label else []
+    )
+    _decide(scope, text_id, [*labels, LabelValue(added)])
+
+
 def _label_rows(item: QueueItem, scope: Scope, proposed: list[Proposed]) -> None:
-    pending = _pending(item) if scope.multi_label else {}
+    pending = _pending(item.text_id) if scope.multi_label else {}
     for i, p in enumerate(proposed, start=1):
         keyed = i <= MAX_KEYED
         number = str(i) if keyed else "–"
         rated = f" ({p.intensity})" if p.intensity else ""
         c1, c2 = st.columns([2, 5])
-        clicked = c1.button(
+        if scope.multi_label:
+            action, args = _toggle, (item.text_id, p.code, p.intensity)
+        else:  # single label: that label is the decision
+            action, args = _decide, (scope, item.text_id, [LabelValue(p.code)])
+        c1.button(
             f"Accept {number} · {escape(p.name)}{rated}",
             key=f"review_accept_{i}",
             shortcut=str(i) if keyed else None,
             type="primary" if p.code in pending else "secondary",
             width="stretch",
+            on_click=action,
+            args=args,
         )
         c2.markdown("Proposed by " + "; ".join(escape(v) for v in p.votes))
-        if not clicked:
-            continue
-        if not scope.multi_label:
-            _decide(scope, item, [LabelValue(p.code)])
-        if p.code in pending:
-            del pending[p.code]
-        else:
-            pending[p.code] = p.intensity
-        st.rerun()
     if scope.multi_label:
         names = ", ".join(scope.codebook.label(c).name for c in pending) or "nothing yet"
         st.markdown(f"Accepting: {escape(names)}")
 
 
 def _missing_label(item: QueueItem, scope: Scope, proposed: list[Proposed]) -> None:
-    pending = _pending(item) if scope.multi_label else {}
+    pending = _pending(item.text_id) if scope.multi_label else {}
     shown = {p.code for p in proposed} if not scope.multi_label else set(pending)
     options = [label for label in scope.codebook.leaves if label.code not in shown]
     by_code = {label.code: label.name for label in options}
@@ -129,9 +159,13 @@ def _missing_label(item: QueueItem, scope: Scope, proposed: list[Proposed]) -> N
     added = c1.selectbox(
         "Add a missing label", list(by_code), format_func=by_code.get, key="review_missing"
     )
-    if c2.button("Save", key="review_save_missing", disabled=added is None):
-        labels = [LabelValue(code, intensity) for code, intensity in pending.items()]
-        _decide(scope, item, [*labels, LabelValue(added)])
+    c2.button(
+        "Save",
+        key="review_save_missing",
+        disabled=added is None,
+        on_click=_save_missing,
+        args=(scope, item.text_id),
+    )
 
 
 def review_card(item: QueueItem, scope: Scope) -> None:
@@ -144,19 +178,24 @@ def review_card(item: QueueItem, scope: Scope) -> None:
     proposed = distinct_proposals(item, scope)
     _label_rows(item, scope, proposed)
     c1, c2, c3 = st.columns(3)
-    if scope.multi_label and c1.button(
-        "Submit · Enter", key="review_submit", shortcut="Enter", type="primary"
-    ):
-        pending = _pending(item)
-        if pending:
-            _decide(scope, item, [LabelValue(c, i) for c, i in pending.items()])
-        st.session_state["review_error"] = "Accept at least one label first, or press 0 or U."
-        st.rerun()
-    if c2.button("Reject all · 0", key="review_reject", shortcut="0"):
-        st.session_state["review_rejected"] = item.text_id
-        st.session_state.pop("review_pending", None)
-        st.rerun()
-    if c3.button("Unclear · U", key="review_unclear", shortcut="u"):
-        _decide(scope, item, [], unclear=True)
+    if scope.multi_label:
+        c1.button(
+            "Submit · Enter",
+            key="review_submit",
+            shortcut="Enter",
+            type="primary",
+            on_click=_submit,
+            args=(scope, item.text_id),
+        )
+    c2.button(
+        "Reject all · 0", key="review_reject", shortcut="0", on_click=_reject, args=(item.text_id,)
+    )
+    c3.button(
+        "Unclear · U",
+        key="review_unclear",
+        shortcut="u",
+        on_click=_decide,
+        args=(scope, item.text_id, [], True),
+    )
     if st.session_state.get("review_rejected") == item.text_id:
         _missing_label(item, scope, proposed)

@@ -182,6 +182,7 @@ def cmd_ladder(args: argparse.Namespace) -> int:
     finished = False
     if args.run:
         run_id = args.run
+        ladder.config(run_id)  # refuses another kind of run before anything resumes it
         finished = context.store().runs.get(run_id).status == RunStatus.COMPLETED
         if not finished:
             runs.prepare_resume(run_id)  # clears an earlier stop, so the worker goes on
