@@ -6,6 +6,8 @@ from core.app import context, endpoints
 from core.errors import PerficsError
 from pages.components import resources
 from pages.components.endpoint_editor import leaves_machine_warning
+from pages.components.notices import models_folder_notice, show_error
+from pages.components.shutdown import stop_runs_at_exit
 
 st.set_page_config(page_title="PeRFICS Studio", layout="wide")
 
@@ -35,6 +37,7 @@ try:
 except PerficsError as exc:  # a bad PERFICS_* variable
     st.error(str(exc))
     st.stop()
+stop_runs_at_exit(cfg)  # a refinement running at SIGTERM ends stopped, not "running"
 
 with st.sidebar:
     remote = endpoints.leaving_machine()
@@ -45,6 +48,7 @@ with st.sidebar:
         else "PeRFICS Studio · offline"
     )
     st.caption(f"Models folder: `{cfg.models_dir}`")
+    models_folder_notice(cfg)
     st.caption(f"Results DB: `{cfg.db}`")
     if cfg.backend == "fake":
         st.caption("Backend: fake (test mode)")
@@ -52,9 +56,15 @@ with st.sidebar:
         resources.rescan()
 
 leaves_machine_warning()  # on every page, while an endpoint sends prompts elsewhere
+read_only = context.store(cfg).read_only_reason
+if read_only:
+    st.warning(
+        f"The results database `{cfg.db}` is read-only ({read_only}): showing what it holds, "
+        "nothing can be changed."
+    )
 try:
     navigation.run()
 except PerficsError as exc:
     # The last line of defence: a domain error no page caught (say, a database locked by
     # another process for longer than the wait) is shown, not dumped as a traceback.
-    st.error(str(exc))
+    show_error(exc)

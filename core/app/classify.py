@@ -11,6 +11,7 @@ import pandas as pd
 
 from core.app import context, worker
 from core.app.preferences import hardware
+from core.engine.model_folder import printable
 from core.errors import InvalidRequest
 from core.evaluation.coding_run import create_coding_run, plan_coding
 from core.types import AnswerCost, HardwareProfile
@@ -27,6 +28,7 @@ from core.types.classification import (
     ReviewProgress,
     VerifyRule,
 )
+from core.types.text import check_text
 
 MAX_REVIEWER_NAME = 60
 
@@ -45,7 +47,7 @@ def import_dataset(
 
     name = _name(name, "dataset")
     texts, errors = load_dataset(path, columns, skip_invalid, source=source, sheet=sheet)
-    stored = context.store().datasets.save(name, source or str(path), texts, replace)
+    stored = context.store().datasets.save(name, printable(source or str(path)), texts, replace)
     return stored, errors
 
 
@@ -56,7 +58,7 @@ def import_codebook(
 
     name = _name(name, "codebook")
     codebook, errors = load_codebook(path, name, skip_invalid, source=source)
-    return context.store().codebooks.save(codebook, source or str(path), replace), errors
+    return context.store().codebooks.save(codebook, printable(source or str(path)), replace), errors
 
 
 def save_codebook(codebook: Codebook, replace: bool = False) -> int:
@@ -68,7 +70,7 @@ def _name(name: str, what: str) -> str:
     name = (name or "").strip()
     if not name:
         raise InvalidRequest(f"Give the {what} a name.")
-    return name
+    return check_text(name, f"The {what} name")
 
 
 def check_scope(dataset: str, codebook_name: str) -> Codebook:

@@ -62,7 +62,7 @@ def generate(
             raise InvalidRequest("Give either a grammar or a JSON schema, not both.")
         settings = dataclasses.replace(settings, grammar=schema_grammar(schema).grammar)
     store = context.store()
-    store.init()
+    store.init(write=True)
     if raw:
         gen = backend.complete(prompt, settings, on_token)
     else:

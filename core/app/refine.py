@@ -96,7 +96,7 @@ def refine(
     store = None
     try:
         store = context.store()
-        store.init()  # a locked or unwritable database fails here, before any work
+        store.init(write=True)  # a locked or read-only database fails here, before any work
         return run_refinement(
             store, backend, request, _guarded(on_step), _guarded(on_token), _guarded(start)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import tempfile
@@ -14,6 +15,7 @@ import pandas as pd
 import psutil
 
 from core.app import context, worker
+from core.engine.model_folder import printable
 from core.errors import InvalidRequest, PerficsError
 from core.evaluation import estimate as estimating
 from core.evaluation.benchmark import create_run, plan_run
@@ -41,6 +43,7 @@ from core.types import (
     RunStatus,
     RunUnit,
 )
+from core.types.text import check_text
 
 OVERVIEW_COLUMNS = [
     "id",
@@ -100,7 +103,8 @@ def import_suite(
         path, skip_invalid=skip_invalid, references=references, source=source
     )
     name = (name or "").strip() or Path(source or path.name).stem
-    context.store().suites.save(name, source or path.name, questions, replace=replace)
+    check_text(name, "The suite name")  # a file name may hold bytes that are not UTF-8
+    context.store().suites.save(name, printable(source or path.name), questions, replace=replace)
     answers = sum(q.reference_kind == "answer" for q in questions)
     return SuiteImport(name, len(questions), skipped, answers)
 
@@ -141,7 +145,8 @@ def for_the_page(exc: ImportRefused, source: str, nothing_valid: str) -> ImportR
 
 def suites() -> pd.DataFrame:
     store = context.store()
-    ensure_builtin_suite(store)
+    if not store.read_only:  # a read-only store lists what it holds
+        ensure_builtin_suite(store)
     return store.suites.overview()
 
 
@@ -238,8 +243,11 @@ def resume_run(run_id: str) -> int:
 
 def _settle(store: Store, run_id: str, status: str, owner: Owner | None, beat) -> str:
     """The status a run really has: running or queued with its process gone means
-    interrupted, written down (only if nobody took the run over meanwhile)."""
-    if abandoned_state(status, owner, beat) and store.runs.end_if_owned(
+    interrupted, written down (only if nobody took the run over meanwhile). A read-only
+    store cannot record it: the run is shown interrupted all the same."""
+    if not abandoned_state(status, owner, beat):
+        return status
+    if store.read_only or store.runs.end_if_owned(
         run_id, owner, RunStatus.INTERRUPTED, abandoned_message(owner.pid), from_status=(status,)
     ):
         return RunStatus.INTERRUPTED
@@ -247,9 +255,13 @@ def _settle(store: Store, run_id: str, status: str, owner: Owner | None, beat) -
 
 
 def reconcile(store: Store, run: RunRecord) -> RunRecord:
-    if _settle(store, run.id, run.status, run.owner, run.heartbeat_at) != run.status:
-        return store.runs.get(run.id)
-    return run
+    if _settle(store, run.id, run.status, run.owner, run.heartbeat_at) == run.status:
+        return run
+    if store.read_only:
+        return dataclasses.replace(
+            run, status=RunStatus.INTERRUPTED, error=abandoned_message(run.pid)
+        )
+    return store.runs.get(run.id)
 
 
 def settle(store: Store, runs: pd.DataFrame) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from core.engine import Backend
 from core.engine.registry import require_local_file, resolve
 from core.errors import InvalidRequest
 from core.types import CorpusPerplexity, TextScore
+from core.types.text import check_text
 
 
 def local_backend(model: str, action: str) -> Backend:
@@ -24,6 +25,8 @@ def local_backend(model: str, action: str) -> Backend:
 def score_text(model: str, context_text: str, continuation: str, top_k: int = 5) -> TextScore:
     """Loads `model` (a file stem or unique prefix) and scores `continuation` after
     `context_text`. Nothing is stored: a score is cheap to recompute and has no run to join."""
+    check_text(context_text, "The context")
+    check_text(continuation, "The text to score")
     backend = local_backend(model, "scoring tokens")
     scorer = getattr(backend, "score_text", None)
     score = scorer(context_text, continuation, top_k) if scorer else None
@@ -54,6 +57,7 @@ def score_answer(
 def score_chat_reply(model: str, message: str, reply: str, top_k: int = 5) -> TextScore:
     """`reply` as `model`'s answer to the user `message`, after the prompt `perfics generate`
     (and the Models page) would give it: the message under the model's chat template."""
+    check_text(reply, "The text to score")
     return score_answer(
         local_backend(model, "scoring tokens"), [{"role": "user", "content": message}], reply, top_k
     )

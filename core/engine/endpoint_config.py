@@ -101,7 +101,7 @@ def load_endpoints(path: Path) -> EndpointList:
     """What `path` declares; a missing file declares no endpoints. Never raises for a bad or
     unreadable file: the reason comes back as a problem."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte order mark is not TOML
     except FileNotFoundError:
         return EndpointList()
     except UnicodeDecodeError as exc:

@@ -60,7 +60,7 @@ def load_schema(text: str, source: str = "The schema") -> dict[str, Any]:
 def load_schema_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte order mark is not JSON
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidRequest(f"Cannot read the schema file {path}: {exc}") from exc
     return load_schema(text, f"The schema file {path}")

@@ -53,6 +53,14 @@ def llama_cpp_version() -> str:
 _THIS_MACHINE = threading.RLock()
 
 
+def hold_models_for_exit() -> bool:
+    """Take the lock every GGUF model computes under and keep it, so that no thread starts a
+    model call while the exiting process unloads its libraries (ggml's own teardown under a
+    running computation crashes the process). False when a call is under way on another
+    thread: the caller must then end the process without that teardown."""
+    return _THIS_MACHINE.acquire(blocking=False)
+
+
 class LlamaBackend:
     """One loaded GGUF model. Calls are serialised by a lock shared by every local model."""
 

@@ -7,6 +7,7 @@ docs/prompt-formats.md; the stop strings keep the model from writing the user's 
 from __future__ import annotations
 
 from core.errors import InvalidRequest
+from core.types.text import check_text
 
 FALLBACK_ROLE_LABELS = {"system": "System", "user": "User", "assistant": "Assistant"}
 FALLBACK_STOP = ("\nUser:", "\nSystem:")
@@ -15,6 +16,7 @@ FALLBACK_STOP = ("\nUser:", "\nSystem:")
 def check_prompt(prompt: str) -> None:
     if not prompt or not prompt.strip():
         raise InvalidRequest("The prompt is empty; type a question or instruction first.")
+    check_text(prompt, "The prompt")
 
 
 def check_messages(messages: list[dict[str, str]]) -> None:
@@ -23,6 +25,7 @@ def check_messages(messages: list[dict[str, str]]) -> None:
     for m in messages:
         if m.get("role") not in FALLBACK_ROLE_LABELS:
             raise InvalidRequest(f"Unknown chat role {m.get('role')!r}")
+        check_text(m.get("content", ""), f"The {m['role']} message")
     if not messages[-1].get("content", "").strip():
         raise InvalidRequest("The prompt is empty; type a question or instruction first.")
 

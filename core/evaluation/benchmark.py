@@ -37,6 +37,7 @@ from core.types import (
     RunStatus,
     RunUnit,
 )
+from core.types.text import check_text
 
 OnProgress = Callable[[int, int, float | None], None] | None  # done, total, eta seconds
 LoadBackend = Callable[[str], Backend]
@@ -96,6 +97,9 @@ def plan_run(
     """The run `spec` asks for, checked, with every unit it will have; nothing is stored. The
     one place that turns a request into units, for create_run and for estimates alike."""
     check_rounds(spec.rounds)
+    check_text(spec.suite, "The suite name")
+    for category in spec.categories:
+        check_text(category, "A category")
     if not spec.models:
         raise InvalidRequest("Choose at least one model.")
     if len({m.name for m in spec.models}) != len(spec.models):

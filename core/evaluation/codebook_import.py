@@ -24,6 +24,7 @@ from core.evaluation.classification_import import missing_columns, refuse_invali
 from core.evaluation.table_files import cell_text, read_table, read_text
 from core.types import RowError
 from core.types.classification import Codebook, CodebookLabel
+from core.types.text import surrogate_problem
 
 LABEL_KEYS = ("code", "name", "description", "examples", "parent")
 EXAMPLE_SEPARATOR = "|"
@@ -143,7 +144,11 @@ def _blank(value) -> bool:
 def _one_text(value, key: str) -> str:
     if isinstance(value, (dict, list, tuple)):
         raise ValueError(f"{key!r} must be text, not {type(value).__name__}")
-    return str(cell_text(value)).strip()
+    text = str(cell_text(value)).strip()
+    problem = surrogate_problem(text)  # a JSON "\ud800" escape: half a UTF-16 pair
+    if problem:
+        raise ValueError(f"{key!r} is not valid text: {problem}")
+    return text
 
 
 def _label(record: dict) -> CodebookLabel:

@@ -31,7 +31,12 @@ import numpy as np
 from core.engine.embedding import Embedder, OnProgress
 from core.errors import InvalidRequest
 from core.evaluation.classification_metrics import model_metrics
-from core.evaluation.linear_probe import fit_probe, folder_for, save_probe
+from core.evaluation.linear_probe import (
+    check_regularization,
+    fit_probe,
+    folder_for,
+    save_probe,
+)
 from core.store import Store
 from core.types.classification import Codebook
 from core.types.learning import (
@@ -141,6 +146,7 @@ def train_probe(
 ) -> ProbeResult:
     """Split the labelled texts, embed them, fit on the training texts, measure on the held-out
     ones and save the probe under probes_dir/<name>/."""
+    check_regularization(spec.regularization)
     if spec.dataset not in store.datasets.names():
         raise InvalidRequest(f"No dataset named {spec.dataset!r}; import it first.")
     codebook = store.codebooks.get(spec.codebook)

@@ -29,6 +29,7 @@ from core.evaluation.code_check import extract_code, run_tests
 from core.evaluation.import_refusal import ImportRefused
 from core.store import Store
 from core.types import Question, RowError
+from core.types.text import decode_utf8, json_loads_text
 
 BUILTIN_SUITE = "builtin"
 CATEGORIES = (
@@ -124,7 +125,7 @@ def parse_jsonl(text: str) -> tuple[list[Question], list[RowError]]:
         if not raw.strip():
             continue
         try:
-            parsed.append((line_no, _question_from_record(json.loads(raw), line_no)))
+            parsed.append((line_no, _question_from_record(json_loads_text(raw), line_no)))
         except json.JSONDecodeError as exc:
             errors.append(RowError(line_no, f"not valid JSON ({exc.msg})"))
         except ValueError as exc:
@@ -152,14 +153,18 @@ def parse_csv(text: str) -> tuple[list[Question], list[RowError]]:
     return _check_unique(parsed, errors), errors
 
 
-def parse_file(path: Path, source: str | None = None) -> tuple[list[Question], list[RowError]]:
-    """`source`: the name to show for the file in messages (default: its path)."""
+def _read_utf8(path: Path, source: str | None = None) -> str:
+    """The file's text; a byte order mark is not part of it (see decode_utf8)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise PerficsError(f"Cannot read {source or path}: not UTF-8 text ({exc.reason})") from exc
+        data = path.read_bytes()
     except OSError as exc:
         raise PerficsError(f"Cannot read {source or path}: {exc.strerror or exc}") from exc
+    return decode_utf8(data, f"{source or path}")
+
+
+def parse_file(path: Path, source: str | None = None) -> tuple[list[Question], list[RowError]]:
+    """`source`: the name to show for the file in messages (default: its path)."""
+    text = _read_utf8(path, source)
     if path.suffix.lower() == ".csv":
         return parse_csv(text)
     return parse_jsonl(text)
@@ -177,10 +182,7 @@ def load_file(
     `source`: the name messages give `path` (an upload's own name, not its temporary copy)."""
     questions, errors = parse_file(path, source)
     if references is not None:
-        try:
-            text = references.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PerficsError(f"Cannot read {references}: {exc}") from exc
+        text = _read_utf8(references)
         found, ref_errors = _read_references(text)
         answers = {qid: answer for qid, (_, answer) in found.items()}
         lines = {qid: line for qid, (line, _) in found.items()}
@@ -211,7 +213,7 @@ def _read_references(text: str) -> tuple[dict[str, tuple[int, str]], list[RowErr
         if not raw.strip():
             continue
         try:
-            qid, answer = _reference_from_record(json.loads(raw))
+            qid, answer = _reference_from_record(json_loads_text(raw))
         except json.JSONDecodeError as exc:
             errors.append(RowError(line_no, f"not valid JSON ({exc.msg})"))
             continue

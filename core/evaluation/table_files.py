@@ -23,6 +23,7 @@ import pandas as pd
 
 from core.errors import PerficsError
 from core.types import RowError
+from core.types.text import json_loads_text
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -196,7 +197,7 @@ def _jsonl_rows(text: str):
             continue
         try:
             # Numbers are kept as written: an id 007.0 stays "007.0", 1e3 stays "1e3".
-            record = json.loads(raw, parse_float=str, parse_int=str)
+            record = json_loads_text(raw, parse_float=str, parse_int=str)
         except json.JSONDecodeError as exc:
             errors.append(RowError(line, f"not valid JSON ({exc.msg})"))
             continue

@@ -56,6 +56,7 @@ def serve():
         proc.kill()
         pytest.fail(f"streamlit did not start: {proc.stdout.read()}")
 
+    start.processes = procs  # for a test that signals the server itself
     yield start
     for proc in procs:
         proc.terminate()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from core.app.cli import (
@@ -17,13 +18,14 @@ from core.app.cli import (
     refine,
     score,
 )
-from core.app.cli.common import EXIT_ERROR, EXIT_USAGE
+from core.app.cli.common import EXIT_ERROR, EXIT_USAGE, read_only_note
+from core.app.cli.inputs import OneLineParser, text_argument_problem, unexpected
 from core.errors import ModelNotFound, PerficsError
 from core.evaluation.lifecycle import RunStopped
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="perfics", description=__doc__)
+    parser = OneLineParser(prog="perfics", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     groups = (models, endpoints, refine, bench, rank, score, quantize, classify, learn, loadtest)
     for group in groups:
@@ -32,9 +34,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        return args.func(args)
+        parser = build_parser()
+        args = parser.parse_args(argv)  # a usage error: one line, exit status 2
+        not_text = text_argument_problem(parser, args)
+        if not_text:
+            print(not_text, file=sys.stderr)
+            return EXIT_USAGE
+        with read_only_note():
+            return args.func(args)
     except ModelNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -46,3 +55,10 @@ def main(argv: list[str] | None = None) -> int:
             "stopped on request" if isinstance(exc, RunStopped) else "interrupted", file=sys.stderr
         )
         return 130
+    except BrokenPipeError:
+        # The reader went away (`perfics ... | head`): nothing left to say, and nowhere to.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: one line here, the traceback in the log
+        print(unexpected(exc, argv), file=sys.stderr)
+        return EXIT_ERROR

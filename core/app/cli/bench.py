@@ -15,7 +15,7 @@ from core.app.cli.common import (
     work_or_launch,
 )
 from core.app.formatting import estimate
-from core.app.results import results
+from core.app.results import measured_run_kind, results
 from core.errors import InvalidRequest
 from core.evaluation.judge import base_model_note, default_judge, judge_choice_reason
 from core.evaluation.refine import DEFAULT_ROUNDS
@@ -97,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         runs.delete_run(args.delete)
         print(f"deleted run {args.delete}", file=sys.stderr)
         return 0
-    context.store().init()
+    context.store().init(write=True)
     if args.resume:
         run_id = args.resume
         if context.store().runs.get(run_id).status == RunStatus.COMPLETED:
@@ -142,6 +142,8 @@ def _print_results(report: dict) -> None:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
+    if args.run is not None:
+        measured_run_kind(args.run, "results are shown for")
     run_id = args.run or runs.latest_benchmark()
     if run_id is None:
         print("No benchmark runs yet: start one with `perfics run` or on the Benchmarks page.")

@@ -5,13 +5,37 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from core.errors import EndpointError
+from core.store.database import on_read_only
 from core.types import SamplerSettings
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
+
+
+@contextmanager
+def read_only_note() -> Iterator[None]:
+    """While a command runs, say once on stderr that a store it opens is read-only."""
+    noted: set[Path] = set()
+
+    def note(path: Path, why: str) -> None:
+        if path not in noted:
+            noted.add(path)
+            print(
+                f"note: {path} is read-only ({why}); showing what it holds, nothing can be changed",
+                file=sys.stderr,
+            )
+
+    on_read_only(note)
+    try:
+        yield
+    finally:
+        on_read_only(None)
 
 
 def work_or_launch(run_id: str, args: argparse.Namespace, unit: str = "item") -> int:

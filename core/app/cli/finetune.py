@@ -161,7 +161,7 @@ def _finetune(args: argparse.Namespace) -> int:
 
 
 def _adapters(args: argparse.Namespace) -> int:
-    if args.delete:
+    if args.delete is not None:  # '' is a bad name, not no name
         finetune.delete_adapter(args.delete)
         print(f"adapter {args.delete} deleted")
         return 0

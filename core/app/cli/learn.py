@@ -133,7 +133,7 @@ def _probe(args: argparse.Namespace) -> int:
         if not found and not args.json:
             print("no probes")
         return 0
-    if args.delete:
+    if args.delete is not None:  # '' is a bad name, not no name
         learn.delete_probe(args.delete)
         print(f"probe {args.delete} deleted")
         return 0

@@ -9,6 +9,7 @@ from typing import Any
 
 from core.app import context
 from core.app.cli.common import EXIT_ERROR, add_sampling_args, print_json, sampler_settings
+from core.app.cli.inputs import add_text_argument, text_argument
 from core.app.refine import refine
 from core.evaluation.refine import DEFAULT_ROUNDS, MAX_ROUNDS, check_rounds
 from core.types import RefineRequest, RefineResult, RefineStep
@@ -53,7 +54,8 @@ def refine_json(run_id: str, result: RefineResult, stop_early: bool) -> dict[str
 def cmd_refine(args: argparse.Namespace) -> int:
     settings = sampler_settings(args)
     check_rounds(args.rounds)
-    context.store().init()
+    prompt = text_argument(args, "prompt")
+    context.store().init(write=True)
     backend = context.load_backend(args.model)
 
     def progress(step: RefineStep) -> None:
@@ -67,7 +69,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
             file=sys.stdout,
         )
 
-    request = RefineRequest(args.prompt, args.rounds, settings, stop_early=args.stop_early)
+    request = RefineRequest(prompt, args.rounds, settings, stop_early=args.stop_early)
     outcome = refine(backend, request, progress)
     if not outcome.ok:
         kept = f" (run {outcome.run_id} keeps its finished steps)" if outcome.run_id else ""
@@ -90,7 +92,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("refine", help="answer, self-critique and rewrite for N rounds")
     p.add_argument("--model", required=True, help="file stem or a unique prefix of it")
-    p.add_argument("--prompt", required=True)
+    add_text_argument(p, "prompt", "the prompt (or --prompt-file)")
     p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help=f"0-{MAX_ROUNDS}")
     p.add_argument(
         "--stop-early",

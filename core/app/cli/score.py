@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from core.app.cli.common import print_json
+from core.app.cli.inputs import STDIN, add_text_argument, text_argument
 from core.app.scoring import (
     corpus_perplexity,
     read_text,
@@ -15,6 +16,7 @@ from core.app.scoring import (
     score_text,
     score_to_json,
 )
+from core.errors import InvalidRequest
 from core.types import CorpusPerplexity, TextScore
 
 
@@ -41,8 +43,12 @@ def format_table(score: TextScore) -> str:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    if args.context_file == STDIN and args.continuation_file == STDIN:
+        raise InvalidRequest("Only one of --context-file and --continuation-file can be '-'.")
+    context_text = text_argument(args, "context")
+    continuation = text_argument(args, "continuation")
     scorer = score_chat_reply if args.chat else score_text
-    score = scorer(args.model, args.context, args.continuation, args.top_k)
+    score = scorer(args.model, context_text, continuation, args.top_k)
     if args.json:
         print_json(score_to_json(score))
     else:
@@ -97,8 +103,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "lm-evaluation-harness does; only the continuation's tokens are scored.",
     )
     p.add_argument("--model", required=True, help="file stem or a unique prefix of it")
-    p.add_argument("--context", required=True, help="text before the scored part ('' allowed)")
-    p.add_argument("--continuation", required=True, help="the text to score")
+    add_text_argument(p, "context", "text before the scored part ('' allowed)")
+    add_text_argument(p, "continuation", "the text to score")
     p.add_argument("--top-k", type=int, default=5, help="alternatives shown per token")
     p.add_argument(
         "--chat",
