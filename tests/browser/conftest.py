@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -19,12 +20,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def serve():
-    """serve(db, **env) starts the dashboard on that database and returns its URL."""
+def serve(tmp_path):
+    """serve(db, **env) starts the dashboard on that database and returns its URL. The
+    server writes its output to a file (serve.logs), never to a pipe nobody reads: a full
+    pipe would block the server's own writes on a busy machine."""
     procs: list[subprocess.Popen] = []
+    logs: list[Path] = []
 
     def start(db, **env) -> str:
         port = _free_port()
+        log = tmp_path / f"streamlit-{port}.log"
+        logs.append(log)
+        out = log.open("w")
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -39,10 +46,10 @@ def serve():
             ],
             cwd=ROOT,
             env={**os.environ, "PERFICS_DB": str(db), **env},
-            stdout=subprocess.PIPE,
+            stdout=out,
             stderr=subprocess.STDOUT,
-            text=True,
         )
+        out.close()  # the child holds its own copy
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -54,9 +61,10 @@ def serve():
             except OSError:
                 time.sleep(0.3)
         proc.kill()
-        pytest.fail(f"streamlit did not start: {proc.stdout.read()}")
+        pytest.fail(f"streamlit did not start: {log.read_text(errors='replace')[-3000:]}")
 
     start.processes = procs  # for a test that signals the server itself
+    start.logs = logs
     yield start
     for proc in procs:
         proc.terminate()

@@ -6,7 +6,6 @@ interrupt it at."""
 
 import signal
 import subprocess
-import threading
 import time
 
 import pytest
@@ -25,10 +24,7 @@ def test_sigterm_during_a_refinement_exits_and_stops_the_run(tmp_path, serve, br
     db = tmp_path / "sigterm.duckdb"
     url = serve(db, PERFICS_BACKEND="fake", PERFICS_FAKE_DELAY_S="10")
     (server,) = serve.processes
-    # Read the server's output as it comes: a full pipe (file watcher warnings on a busy
-    # machine) would block the server's own writes, and its exit with them.
-    output: list[str] = []
-    threading.Thread(target=lambda: output.extend(server.stdout), daemon=True).start()
+    (log,) = serve.logs
     page = open_dashboard_page(browser, url, "Refine", 2000)
     page.get_by_role("spinbutton", name="Rounds").fill("2")
     page.get_by_role("button", name="Refine", exact=True).click()
@@ -45,8 +41,8 @@ def test_sigterm_during_a_refinement_exits_and_stops_the_run(tmp_path, serve, br
     try:
         status = server.wait(timeout=120)  # generous: a wait, never a measurement
     except subprocess.TimeoutExpired:
-        pytest.fail(f"still running 120 s after SIGTERM: {''.join(output)[-3000:]}")
-    assert status in (0, -signal.SIGTERM), "".join(output)[-3000:]
+        pytest.fail(f"still running 120 s after SIGTERM: {log.read_text()[-3000:]}")
+    assert status in (0, -signal.SIGTERM), log.read_text()[-3000:]
 
     run = store.runs.get(run_id)
     assert (run.status, run.error) == (RunStatus.STOPPED, SHUT_DOWN)
