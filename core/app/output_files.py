@@ -9,13 +9,16 @@ names the output path with the system's reason."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from core.app import context
+from core.engine.model_folder import printable
 from core.errors import InvalidRequest, OutputFileError
 from core.store.export import check_export, is_store_file
+from core.types.text import surrogate_problem
 
 
 def check_target(out: Path, force: bool) -> None:
@@ -33,14 +36,26 @@ def check_target(out: Path, force: bool) -> None:
 
 def partial_path(out: Path) -> Path:
     """The temporary file beside `out`: hidden, and keeping the last suffix, so that a
-    writer that picks compression by extension (x.csv.gz) still does."""
-    return out.with_name(f".{out.stem}.partial{out.suffix}")
+    writer that picks compression by extension (x.csv.gz) still does. DuckDB takes only
+    UTF-8 paths, so a name holding other bytes (a POSIX name may) gets a plain temporary
+    name; the rename then gives the file the name asked for."""
+    name = f".{out.stem}.partial{out.suffix}"
+    if surrogate_problem(name):
+        suffix = "" if surrogate_problem(out.suffix) else out.suffix
+        name = f".perfics-export-{os.getpid()}.partial{suffix}"
+    return out.with_name(name)
 
 
 @contextmanager
 def replacing(out: str | Path, force: bool = False) -> Iterator[Path]:
     """Yield the temporary path to write; once the body finishes, it becomes `out`."""
     out = Path(out)
+    if surrogate_problem(str(out.parent.resolve())):
+        raise OutputFileError(
+            printable(str(out)),
+            "its folder's name is not valid UTF-8, which the database cannot write to; "
+            "choose a folder with a UTF-8 name",
+        )
     check_target(out, force)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

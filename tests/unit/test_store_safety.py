@@ -233,3 +233,26 @@ def test_a_store_past_the_file_size_limit_is_reported_and_keeps_what_was_stored(
     ), (result.stdout, result.stderr)
     assert "everything finished before it is kept" in result.stdout
     assert Store(path).db.rows("SELECT id FROM generations") == [(kept,)]
+
+
+def test_export_to_a_file_name_that_is_not_utf8_keeps_its_bytes(db, tmp_path, capsys):
+    # A POSIX name may hold any bytes; DuckDB takes UTF-8 paths only, so the export is
+    # written under a plain temporary name and renamed to the bytes asked for.
+    name = os.fsdecode(b"caf\xe9.csv")
+    code, _, err = cli(
+        capsys, "export", "generations", "--format", "csv", "--out", str(tmp_path / name)
+    )
+    assert code == 0, err
+    assert b"caf\xe9.csv" in os.listdir(os.fsencode(tmp_path))
+    stored = duckdb.connect(str(db), read_only=True).execute("SELECT count(*) FROM generations")
+    assert len(pd.read_csv(tmp_path / name)) == stored.fetchall()[0][0]
+    assert "caf\ufffd.csv" in err  # printed readably, never a UnicodeEncodeError
+    assert not [n for n in os.listdir(tmp_path) if "partial" in n]
+
+
+def test_export_into_a_folder_whose_name_is_not_utf8_is_one_line(db, tmp_path, capsys):
+    folder = tmp_path / os.fsdecode(b"d\xff")
+    code, _, err = cli(capsys, "export", "runs", "--out", str(folder / "runs.parquet"))
+    assert code == 1
+    assert err.count("\n") == 1 and "not valid UTF-8" in err and "unexpected" not in err
+    assert not folder.exists()

@@ -88,7 +88,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     rows = output_files.export_table(args.table, args.out, args.format, args.force)
-    print(f"wrote {rows} rows of {args.table} to {args.out}", file=sys.stderr)
+    print(f"wrote {rows} rows of {args.table} to {printable(args.out)}", file=sys.stderr)
     return 0
 
 
