@@ -82,6 +82,21 @@ def check_scope(dataset: str, codebook_name: str) -> Codebook:
     return store.codebooks.get(codebook_name)
 
 
+def check_runs(dataset: str, codebook_name: str, run_ids: list[str] | None) -> None:
+    """Each id a coding run of this dataset and codebook: a report limited to a mistyped id
+    would otherwise quietly cover nothing."""
+    if not run_ids:
+        return
+    table = context.store().codings.runs()
+    ours = set(table.id[(table.dataset == dataset) & (table.codebook == codebook_name)])
+    unknown = [run_id for run_id in run_ids if run_id not in ours]
+    if unknown:
+        raise InvalidRequest(
+            f"No coding run of dataset {dataset!r} with codebook {codebook_name!r} has id "
+            f"{', '.join(unknown)}; see them with `perfics classify run --list`."
+        )
+
+
 def datasets() -> pd.DataFrame:
     return context.store().datasets.overview()
 

@@ -104,6 +104,7 @@ def _check_request(
     store: Store, spec: FinetuneSpec, adapters_dir: Path, unfinished_ok: bool = False
 ) -> None:
     check_adapter_name(spec.name)
+    spec.settings.check()
     model = spec.model
     if not model.usable:
         raise InvalidRequest(f"{model.name} is unusable: {model.reason}")

@@ -3,9 +3,11 @@ the manifest saved beside each GGUF adapter under models/adapters/<name>/."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from core.errors import InvalidRequest
 from core.types.agreement import MetricValue
 from core.types.classification import VerifyRule
 from core.types.engine import ModelInfo
@@ -41,6 +43,33 @@ class LoraSettings:
     @classmethod
     def from_json(cls, stored: dict[str, Any]) -> LoraSettings:
         return cls(**stored)
+
+    def check(self) -> None:
+        """InvalidRequest naming every setting that cannot train, before a run exists (a rank
+        of 0 used to fail inside peft after the run had started)."""
+        whole = {
+            "rank": self.rank,
+            "epochs": self.epochs,
+            "batch size": self.batch_size,
+            "max tokens": self.max_tokens,
+            "checkpoint every": self.checkpoint_every,
+            "threads": self.threads,
+        }
+        problems = [
+            f"{name} must be at least 1, got {value}" for name, value in whole.items() if value < 1
+        ]
+        if not (math.isfinite(self.alpha) and self.alpha > 0):
+            problems.append(f"alpha must be a positive number, got {self.alpha}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            problems.append(f"learning rate must be a positive number, got {self.learning_rate}")
+        if not 0 <= self.dropout < 1:
+            problems.append(f"dropout must be at least 0 and below 1, got {self.dropout}")
+        if not 0 <= self.validation_share < 1:
+            problems.append(
+                f"validation share must be at least 0 and below 1, got {self.validation_share}"
+            )
+        if problems:
+            raise InvalidRequest("LoRA settings: " + "; ".join(problems) + ".")
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         if not_text:
             print(not_text, file=sys.stderr)
             return EXIT_USAGE
-        with read_only_note():
-            return args.func(args)
+        with read_only_note() as notes:
+            status = args.func(args)
+        for note in notes:
+            print(note, file=sys.stderr)
+        return status
     except ModelNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -188,6 +188,7 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         runs.prepare_resume(run_id)
     else:
+        context.store().init(write=True)  # a read-only store is refused before the plan
         spec = _spec(args)
         texts, units, seconds = classify.plan(spec)
         took = f", about {duration(seconds)}" if seconds else ""

@@ -14,7 +14,9 @@ from core.types.classification import VerifyRule
 
 
 def _runs(args: argparse.Namespace) -> list[str] | None:
-    return [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs else None
+    run_ids = [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs else None
+    classify.check_runs(args.dataset, args.codebook, run_ids)
+    return run_ids
 
 
 def _value(v: MetricValue | None) -> str:
@@ -26,6 +28,7 @@ def _value(v: MetricValue | None) -> str:
 
 def review_stats(args: argparse.Namespace) -> int:
     context.store().init()
+    _runs(args)  # accepted for symmetry with the other reports; an unknown id is still wrong
     progress = classify.review_stats(args.dataset, args.codebook, VerifyRule(args.rule))
     if args.json:
         print_json(asdict(progress))

@@ -19,21 +19,23 @@ EXIT_ERROR = 1
 
 
 @contextmanager
-def read_only_note() -> Iterator[None]:
-    """While a command runs, say once on stderr that a store it opens is read-only."""
+def read_only_note() -> Iterator[list[str]]:
+    """While a command runs, collect one note per read-only store it opens. The caller
+    prints them once the command succeeded: a command that fails says read-only in its one
+    error line, and a note before it would make that two."""
+    notes: list[str] = []
     noted: set[Path] = set()
 
     def note(path: Path, why: str) -> None:
         if path not in noted:
             noted.add(path)
-            print(
-                f"note: {path} is read-only ({why}); showing what it holds, nothing can be changed",
-                file=sys.stderr,
+            notes.append(
+                f"note: {path} is read-only ({why}); showing what it holds, nothing can be changed"
             )
 
     on_read_only(note)
     try:
-        yield
+        yield notes
     finally:
         on_read_only(None)
 

@@ -212,6 +212,7 @@ def _curve(args: argparse.Namespace) -> int:
             return 0
         runs.prepare_resume(run_id)
     else:
+        context.store().init(write=True)  # a read-only store is refused before the plan
         spec = _spec(args)
         config, points = learn_curve.plan(spec)
         print(
