@@ -20,12 +20,16 @@ def models_folder_problem(cfg: Settings | None = None) -> str | None:
     says which); otherwise what is wrong and what to do about it."""
     folder = (cfg or get_settings()).models_dir
     shown = folder.absolute()
-    if not folder.exists():
+    try:
+        exists, is_folder = folder.exists(), folder.is_dir()
+    except OSError as exc:  # a folder on the way cannot be entered
+        return f"The models folder {shown} cannot be reached ({exc.strerror or exc}): {_WHERE}."
+    if not exists:
         return (
             f"The models folder {shown} does not exist. Create it and copy .gguf files into "
             f"it (make models places the default ones), or {_WHERE}; then press Rescan models."
         )
-    if not folder.is_dir():
+    if not is_folder:
         return f"The models folder {shown} is a file, not a folder: {_WHERE}."
     try:
         found = any(_is_model_name(entry) for entry in folder.iterdir())

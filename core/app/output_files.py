@@ -26,9 +26,13 @@ def check_target(out: Path, force: bool) -> None:
     for the store), a folder, and an existing file unless `force`."""
     if is_store_file(out, context.store().path):
         raise InvalidRequest(f"{out} is the results database itself; choose another file.")
-    if out.is_dir():
+    try:
+        is_folder, taken = out.is_dir(), out.exists() or out.is_symlink()
+    except OSError as exc:  # a folder on the way cannot be entered
+        raise OutputFileError(str(out), exc.strerror or str(exc)) from exc
+    if is_folder:
         raise InvalidRequest(f"{out} is a folder; give the name of a file to write.")
-    if (out.exists() or out.is_symlink()) and not force:
+    if taken and not force:
         raise InvalidRequest(
             f"{out} exists already; choose another file or overwrite it (--force)."
         )
@@ -39,7 +43,8 @@ def partial_path(out: Path) -> Path:
     writer that picks compression by extension (x.csv.gz) still does. DuckDB takes only
     UTF-8 paths, so a name holding other bytes (a POSIX name may) gets a plain temporary
     name; the rename then gives the file the name asked for."""
-    name = f".{out.stem}.partial{out.suffix}"
+    # The process id keeps two exports to one file, at once, off each other's temporary file.
+    name = f".{out.stem}.{os.getpid()}.partial{out.suffix}"
     if surrogate_problem(name):
         suffix = "" if surrogate_problem(out.suffix) else out.suffix
         name = f".perfics-export-{os.getpid()}.partial{suffix}"

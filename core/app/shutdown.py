@@ -8,14 +8,15 @@ from __future__ import annotations
 import os
 import sys
 
-from core.app import context
 from core.config import Settings
 from core.engine.llama import hold_models_for_exit
 from core.errors import PerficsError
 from core.evaluation.lifecycle import this_process
+from core.store import Store
 from core.types import RunStatus
 
 SHUT_DOWN = "the dashboard was shut down while it ran"
+_LOCK_WAIT_AT_EXIT_S = 1.0
 
 
 def stop_own_runs(cfg: Settings, why: str = SHUT_DOWN) -> list[str]:
@@ -23,11 +24,13 @@ def stop_own_runs(cfg: Settings, why: str = SHUT_DOWN) -> list[str]:
     ended. Only runs still running under this process's ownership are touched, and a store
     that cannot be written (busy, read-only, never created) is left alone: such a run is
     found abandoned later, as after a kill -9."""
-    if not cfg.db.exists():
+    if not os.path.exists(cfg.db):
         return []
     owner = this_process()
     try:
-        store = context.store(cfg)
+        # A short wait: a terminal `perfics run` holding the lock must not keep the
+        # dashboard from exiting for the usual 10 s (past `docker stop`'s own 10 s).
+        store = Store(cfg.db, lock_timeout_s=_LOCK_WAIT_AT_EXIT_S)
         return [
             run_id
             for run_id in store.runs.running_of(owner)

@@ -184,7 +184,10 @@ def list_adapters(
     """Every folder under <models>/adapters/, by name, usable or not. Hidden folders are an
     adapter being written (or replaced) and not listed until it is renamed into place."""
     root = models_dir / ADAPTERS_FOLDER
-    if not root.is_dir():
+    try:
+        if not root.is_dir():
+            return []
+    except OSError:  # the models folder cannot be reached: its own listing says why
         return []
     try:
         folders = sorted(

@@ -205,9 +205,12 @@ def endpoint_model_info(config: EndpointConfig) -> ModelInfo:
 
 def gguf_stems(models_dir: Path) -> set[str]:
     """The names the model files in `models_dir` go by (no metadata is read)."""
-    if not models_dir.is_dir():
+    try:
+        if not models_dir.is_dir():
+            return set()
+        return {p.stem for p in models_dir.iterdir() if p.suffix.lower() == ".gguf" and p.is_file()}
+    except OSError:  # a folder that cannot be reached holds no name an endpoint could clash with
         return set()
-    return {p.stem for p in models_dir.iterdir() if p.suffix.lower() == ".gguf" and p.is_file()}
 
 
 def _editable(path: Path) -> EndpointList:

@@ -124,9 +124,14 @@ def _is_adapters_folder(path: Path) -> bool:
 def scan(models_dir: Path) -> FolderScan:
     """The folder's entries sorted by name: .gguf names as models, the rest with a reason.
     A missing folder holds nothing; an unreadable one is itself the one path listed."""
-    if not models_dir.exists():
+    try:
+        exists, is_folder = models_dir.exists(), models_dir.is_dir()
+    except OSError as exc:  # a folder on the way cannot be entered
+        reason = f"the models folder cannot be reached: {_problem_text(exc)}"
+        return FolderScan((), (SkippedPath(models_dir, printable(str(models_dir)), reason),))
+    if not exists:
         return FolderScan((), ())
-    if not models_dir.is_dir():
+    if not is_folder:
         reason = "the models folder is not a folder"
         return FolderScan((), (SkippedPath(models_dir, printable(str(models_dir)), reason),))
     try:

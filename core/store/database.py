@@ -80,7 +80,10 @@ def _writable(path: Path) -> bool:
 def read_only_reason(path: Path) -> str | None:
     """Why an existing store file can be read but not written; None when it can be written
     or does not exist yet. DuckDB writes a .wal beside the file, so its folder counts too."""
-    if not path.is_file():
+    try:
+        if not path.is_file():
+            return None
+    except OSError:  # a folder on the way cannot be entered: opening it will say so
         return None
     try:
         if os.statvfs(path).f_flag & os.ST_RDONLY:
@@ -92,7 +95,7 @@ def read_only_reason(path: Path) -> str | None:
     if not _writable(path.parent):
         return f"no permission to write in its folder {path.parent}"
     wal = Path(f"{path}.wal")
-    if wal.exists() and not _writable(wal):
+    if os.path.exists(wal) and not _writable(wal):
         return f"no permission to write {wal.name}"
     return None
 
