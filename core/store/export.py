@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.errors import InvalidRequest, OutputFileError, StoreError
+from core.errors import OutputFileError, StoreError
 from core.store.database import Database, os_reason
 from core.store.duck import scalar
 
@@ -57,19 +57,12 @@ def check_export(table: str, fmt: str) -> None:
 
 
 def export_table(db: Database, table: str, out: str | Path, fmt: str) -> int:
-    """Write a whole table to parquet or csv at `out` as given (core.app.output_files adds
-    the temporary file and the checks); returns the number of rows written. A failure to
+    """Write a whole table to parquet or csv at `out` as given, in a folder that exists;
+    returns the number of rows written. core.app.output_files is the way in: it refuses the
+    store and existing files, makes the folder and hands out a temporary file. A failure to
     write `out` is an OutputFileError naming it, never a database error."""
     check_export(table, fmt)
     out = Path(out)
-    if is_store_file(out, db.path):
-        raise InvalidRequest(f"{out} is the results database itself; choose another file.")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputFileError(
-            str(out), f"the folder {out.parent} cannot be made ({exc.strerror or exc})"
-        ) from exc
     with db.connect() as con:
         relation = con.table(table)
         # The table name is checked against EXPORTABLE_TABLES above; identifiers cannot be
